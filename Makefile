@@ -1,0 +1,77 @@
+# tend: build, test, demo.  `make` builds ./tend; `make test` runs every
+# test (unit tests under ASan/UBSan, shell tests on real hosts).
+
+PREFIX ?= /usr/local
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS = libgit2 libssh2 yaml-0.1
+VERSION = $(shell git describe --always --dirty 2>/dev/null || echo 0.1-dev)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wformat=2 \
+	-Wno-format-nonliteral
+# '=' not ':=': pkg-config runs only after `deps` has installed it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' \
+	$(WARN) $(CFLAGS) $(PKG_CFLAGS)
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+SRCS = $(wildcard reconciler/*.c)
+LIB_SRCS = $(filter-out reconciler/main.c,$(SRCS))
+OBJS = $(SRCS:reconciler/%.c=build/%.o)
+ASAN_OBJS = $(SRCS:reconciler/%.c=build/asan/%.o)
+ASAN_LIB_OBJS = $(LIB_SRCS:reconciler/%.c=build/asan/%.o)
+UNIT_SRCS = $(wildcard tests/unit/t-*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+
+.PHONY: all deps test unit-test install clean demo hosts-stop
+
+all: tend
+
+# Packages are checked once, then again whenever the list changes.
+build/.deps: scripts/install-deps
+	@scripts/install-deps
+	@mkdir -p build && touch $@
+
+deps:
+	@scripts/install-deps
+
+tend: build/.deps $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+build/%.o: reconciler/%.c reconciler/*.h build/.deps
+	@mkdir -p build
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: reconciler/%.c reconciler/*.h build/.deps
+	@mkdir -p build/asan
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+build/asan/tend: $(ASAN_OBJS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(ASAN_OBJS) $(PKG_LIBS)
+
+build/asan/tests/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB_OBJS)
+	@mkdir -p build/asan/tests
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Ireconciler -o $@ $< \
+		$(ASAN_LIB_OBJS) $(PKG_LIBS)
+
+# Unit tests and shell tests in one prove run; the shell tests drive the
+# sanitizer build of tend so a crash on bad input fails them too.
+test: tend build/asan/tend $(UNIT_BINS)
+	TEND=$(CURDIR)/build/asan/tend prove $(PROVE_FLAGS) $(UNIT_BINS) \
+		tests/t[0-9]*.sh
+
+unit-test: $(UNIT_BINS)
+	prove $(PROVE_FLAGS) $(UNIT_BINS)
+
+demo: tend
+	scripts/demo
+
+install: tend
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 tend $(DESTDIR)$(PREFIX)/bin/tend
+
+clean:
+	rm -rf build tend

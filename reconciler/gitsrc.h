@@ -1,0 +1,47 @@
+/*
+ * gitsrc: the project's files as of one commit, read from the git object
+ * database with libgit2 (or, for `validate --worktree`, from the work
+ * tree), never following symbolic links.
+ *
+ * The project root is the directory given with -C, which may be a
+ * subdirectory of the repository (a monorepo); every path handed to
+ * gitsrc is relative to that root.
+ */
+#ifndef TEND_GITSRC_H
+#define TEND_GITSRC_H
+
+#include "buf.h"
+
+enum file_type { FT_MISSING, FT_FILE, FT_DIR, FT_SYMLINK, FT_OTHER };
+
+/* Read access to the project's files; what render and apply use. */
+struct files {
+	void *ctx;
+	/* What path is, without following links anywhere along it. */
+	enum file_type (*stat)(void *ctx, const char *path);
+	/* The whole content of a regular file; 0, or -1 with err_set. */
+	int (*read)(void *ctx, const char *path, struct buf *out);
+	/* Where the files come from, for messages: "commit 3f2a1c9". */
+	const char *where;
+};
+
+struct gitsrc;
+
+/*
+ * Open the repository containing dir, take dir as the project root and
+ * resolve rev (a branch, tag, or short or full commit id; NULL: HEAD).
+ * With worktree set, files come from the work tree instead (dir need not
+ * be in a repository then).  Returns NULL with err_set on failure.
+ * Free with gitsrc_free.
+ */
+struct gitsrc *gitsrc_open(const char *dir, const char *rev, int worktree);
+void gitsrc_free(struct gitsrc *src);
+
+const struct files *gitsrc_files(struct gitsrc *src);
+/* Full and 7-digit commit ids; all zeros for a work tree with no HEAD. */
+const char *gitsrc_commit(const struct gitsrc *src);
+const char *gitsrc_commit_short(const struct gitsrc *src);
+/* First line of the commit message, "" for the work tree. */
+const char *gitsrc_subject(const struct gitsrc *src);
+
+#endif

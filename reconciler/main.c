@@ -1,0 +1,59 @@
+/*
+ * main: the command table.  Each subcommand lives in its own cmd_<verb>.c;
+ * main finds it, sets up logging, and returns its exit code.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+
+static const struct cmd_entry commands[] = {
+	{ "validate", "[-C DIR] [--rev REV | --worktree] [--manifest PATH]",
+	    "Check the manifest at a commit: syntax, types, references, "
+	    "variables, files.", cmd_validate },
+	{ "version", "", "Print the version of tend and its libraries.",
+	    cmd_version },
+};
+
+static void
+usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: tend COMMAND [OPTIONS]\n\n"
+	    "tend keeps hosts running what their git repository says.\n\n"
+	    "commands:\n");
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(out, "\n'tend COMMAND --help' shows a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		argv[1] = "version";
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			log_init(LOG_NORMAL);
+			return commands[i].exec(&commands[i], argc - 1,
+			    argv + 1);
+		}
+	}
+	fprintf(stderr, "tend: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 1;
+}

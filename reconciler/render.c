@@ -1,0 +1,514 @@
+/* render: variable expansion and per-host desired state. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "render.h"
+
+#define MAX_VAR_DEPTH 16
+
+struct renderer {
+	const struct manifest *m;
+	const struct env *env;
+	const struct host *host;
+	const struct render_ctx *rc;
+	struct diags *diags;
+	int errors;
+};
+
+/* Where a piece of text came from, to point errors into it. */
+struct origin {
+	const char *file;
+	const struct sval *sv;		/* a manifest string, or NULL */
+	const char *text;		/* a template's whole text */
+};
+
+static void
+report(struct renderer *r, const char *file, int line, int col,
+    const char *fmt, ...) PRINTF_LIKE(5, 6);
+
+static void
+report(struct renderer *r, const char *file, int line, int col,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	size_t i;
+
+	r->errors++;
+	/* The same spot fails for every host: say it once. */
+	for (i = 0; i < r->diags->n; i++) {
+		struct diag *g = &r->diags->v[i];
+
+		if (g->line == line && g->col == col &&
+		    strcmp(g->file, file) == 0)
+			return;
+	}
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	diags_add(r->diags, file, line, col, "%s", msg);
+	free(msg);
+}
+
+static size_t
+count_chars(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+/* Line and column of byte offset off in the origin. */
+static void
+origin_pos(const struct origin *o, size_t off, int *line, int *col)
+{
+	if (o->sv) {
+		*line = o->sv->pos.line;
+		*col = o->sv->pos.col;
+		if (o->sv->exact == 0)
+			*col += o->sv->quote + (int)count_chars(o->sv->s, off);
+		return;
+	}
+	{
+		const char *s = o->text, *ls = s;
+		size_t i;
+
+		*line = 1;
+		for (i = 0; i < off; i++) {
+			if (s[i] == '\n') {
+				(*line)++;
+				ls = s + i + 1;
+			}
+		}
+		*col = 1 + (int)count_chars(ls, (size_t)(s + off - ls));
+	}
+}
+
+static const struct var *
+find_var(const struct vars *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (strcmp(v->v[i].name, name) == 0)
+			return &v->v[i];
+	return NULL;
+}
+
+static int expand(struct renderer *r, const struct origin *o, const char *s,
+    size_t len, struct buf *out, int depth);
+
+static const char *const builtins[] = { "tend.app", "tend.env", "tend.host",
+	"tend.address", "tend.commit", "tend.commit_short", NULL };
+
+static const char *
+builtin(struct renderer *r, const char *name, char *shortbuf)
+{
+	if (strcmp(name, "tend.app") == 0)
+		return r->m->app;
+	if (strcmp(name, "tend.env") == 0)
+		return r->env->name;
+	if (strcmp(name, "tend.host") == 0)
+		return r->host->name;
+	if (strcmp(name, "tend.address") == 0)
+		return r->host->address.s;
+	if (strcmp(name, "tend.commit") == 0)
+		return r->rc->commit;
+	if (strcmp(name, "tend.commit_short") == 0) {
+		memcpy(shortbuf, r->rc->commit, 7);
+		shortbuf[7] = '\0';
+		return shortbuf;
+	}
+	return NULL;
+}
+
+static const char *
+suggest_var(struct renderer *r, const char *name)
+{
+	const struct vars *scopes[3] = { &r->host->vars, &r->env->vars,
+		&r->m->vars };
+	const char *best = NULL;
+	size_t i, j, bestd = 3, d;
+
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < scopes[i]->n; j++) {
+			d = str_distance(name, scopes[i]->v[j].name);
+			if (d < bestd && d < strlen(name)) {
+				bestd = d;
+				best = scopes[i]->v[j].name;
+			}
+		}
+	}
+	for (j = 0; builtins[j]; j++) {
+		d = str_distance(name, builtins[j]);
+		if (d < bestd) {
+			bestd = d;
+			best = builtins[j];
+		}
+	}
+	return best;
+}
+
+/* Append the value of variable name, itself expanded. */
+static int
+expand_var(struct renderer *r, const struct origin *o, size_t off,
+    const char *name, struct buf *out, int depth)
+{
+	const struct var *v;
+	const char *val, *s;
+	char shortbuf[8];
+	struct origin vo;
+	int line, col;
+
+	if ((val = builtin(r, name, shortbuf)) != NULL) {
+		buf_adds(out, val);
+		return 0;
+	}
+	origin_pos(o, off, &line, &col);
+	if (str_has_prefix(name, "tend.")) {
+		report(r, o->file, line, col, "unknown built-in variable "
+		    "'%s' (there are tend.app, tend.env, tend.host, "
+		    "tend.address, tend.commit and tend.commit_short)", name);
+		return -1;
+	}
+	if ((v = find_var(&r->host->vars, name)) == NULL &&
+	    (v = find_var(&r->env->vars, name)) == NULL &&
+	    (v = find_var(&r->m->vars, name)) == NULL) {
+		s = suggest_var(r, name);
+		report(r, o->file, line, col, "undefined variable '%s' (host "
+		    "%s, environment %s): define it under 'vars'%s%s%s", name,
+		    r->host->name, r->env->name, s ? " (did you mean '" : "",
+		    s ? s : "", s ? "'?)" : "");
+		return -1;
+	}
+	if (depth >= MAX_VAR_DEPTH) {
+		report(r, o->file, line, col, "variable '%s' expands into "
+		    "itself (a loop through 'vars')", name);
+		return -1;
+	}
+	vo.file = r->m->file;
+	vo.sv = &v->value;
+	vo.text = NULL;
+	return expand(r, &vo, v->value.s, strlen(v->value.s), out, depth + 1);
+}
+
+static int
+valid_var_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
+    struct buf *out, int depth)
+{
+	size_t i = 0;
+	int rc = 0, line, col;
+
+	while (i < len) {
+		const char *end;
+		char *name;
+		size_t n;
+
+		if (s[i] != '$') {
+			buf_addch(out, s[i++]);
+			continue;
+		}
+		if (i + 2 < len && s[i + 1] == '$' && s[i + 2] == '{') {
+			buf_adds(out, "${");
+			i += 3;
+			continue;
+		}
+		if (i + 1 >= len || s[i + 1] != '{') {
+			buf_addch(out, s[i++]);
+			continue;
+		}
+		end = memchr(s + i + 2, '}', len - i - 2);
+		if (end == NULL) {
+			origin_pos(o, i, &line, &col);
+			report(r, o->file, line, col, "unterminated '${': "
+			    "close it with '}' (write $${ for a literal ${)");
+			return -1;
+		}
+		n = (size_t)(end - (s + i + 2));
+		if (!valid_var_name(s + i + 2, n)) {
+			origin_pos(o, i, &line, &col);
+			report(r, o->file, line, col, "invalid variable "
+			    "reference '${%.*s}': names have letters, digits, "
+			    "'_' and '.' (write $${ for a literal ${)",
+			    (int)(n > 40 ? 40 : n), s + i + 2);
+			rc = -1;
+		} else {
+			name = xstrndup(s + i + 2, n);
+			if (expand_var(r, o, i, name, out, depth) < 0)
+				rc = -1;
+			free(name);
+		}
+		i += n + 3;
+	}
+	return rc;
+}
+
+/* Expand a manifest string field; NULL stays NULL. */
+static char *
+expand_field(struct renderer *r, const struct sval *sv)
+{
+	struct origin o = { r->m->file, sv, NULL };
+	struct buf out = BUF_INIT;
+
+	if (sv->s == NULL)
+		return NULL;
+	expand(r, &o, sv->s, strlen(sv->s), &out, 0);
+	return buf_detach(&out, NULL);
+}
+
+static void
+check_path(struct renderer *r, const struct sval *sv, const char *value,
+    const char *key)
+{
+	const char *why;
+
+	/* Literal paths were checked when the manifest was read. */
+	if (value == NULL || strstr(sv->s, "${") == NULL)
+		return;
+	if ((why = check_host_path(value)) != NULL)
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "'%s' "
+		    "expands to '%s', which %s", key, value, why);
+}
+
+/* A repository path must be a file (or, for from, a directory). */
+static void
+check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
+    const char *key, enum file_type want)
+{
+	const struct files *f = r->rc->files;
+	const char *why;
+	enum file_type ft;
+
+	if (value == NULL)
+		return;
+	if (strstr(sv->s, "${") && (why = check_repo_path(value)) != NULL) {
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "'%s' "
+		    "expands to '%s', which %s", key, value, why);
+		return;
+	}
+	if ((ft = f->stat(f->ctx, value)) == want)
+		return;
+	switch (ft) {
+	case FT_MISSING:
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
+		    "does not exist in %s%s", key, value, f->where,
+		    strcmp(f->where, "the work tree") ? " (is it committed?)" :
+		    "");
+		break;
+	case FT_SYMLINK:
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
+		    "is or passes through a symbolic link; tend reads only "
+		    "real files and directories of the repository", key,
+		    value);
+		break;
+	case FT_DIR:
+	case FT_FILE:
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
+		    "is a %s, not a %s", key, value,
+		    ft == FT_DIR ? "directory" : "file",
+		    want == FT_DIR ? "directory" : "file");
+		break;
+	default:
+		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
+		    "is not a regular file or directory (a submodule?)", key,
+		    value);
+		break;
+	}
+}
+
+static void
+render_file_content(struct renderer *r, struct rendered_res *rr)
+{
+	const struct resource *res = rr->res;
+	const struct files *f = r->rc->files;
+	struct buf raw = BUF_INIT;
+	struct origin o;
+
+	if (res->absent)
+		return;
+	if (rr->source == NULL) {
+		o.file = r->m->file;
+		o.sv = &res->content;
+		o.text = NULL;
+		expand(r, &o, res->content.s, strlen(res->content.s),
+		    &rr->content, 0);
+		return;
+	}
+	if (f->stat(f->ctx, rr->source) != FT_FILE)
+		return;		/* reported by check_repo_file */
+	if (f->read(f->ctx, rr->source, &raw) < 0) {
+		report(r, r->m->file, res->source.pos.line,
+		    res->source.pos.col, "%s", err_msg());
+		return;
+	}
+	if (res->template) {
+		o.file = rr->source;
+		o.sv = NULL;
+		o.text = buf_str(&raw);
+		if (memchr(raw.data, '\0', raw.len))
+			report(r, rr->source, 1, 1, "template is a binary "
+			    "file (it has NUL bytes); set template: false");
+		else
+			expand(r, &o, raw.data, raw.len, &rr->content, 0);
+		buf_free(&raw);
+	} else {
+		rr->content = raw;
+	}
+}
+
+static void
+render_res(struct renderer *r, const struct resource *res,
+    struct rendered_res *rr)
+{
+	memset(rr, 0, sizeof(*rr));
+	rr->res = res;
+	rr->key = expand_field(r, &res->key);
+	rr->source = expand_field(r, &res->source);
+	rr->target = expand_field(r, &res->target);
+	rr->from = expand_field(r, &res->from);
+	rr->build = expand_field(r, &res->build);
+	rr->unit = expand_field(r, &res->unit);
+	rr->run = expand_field(r, &res->run);
+	rr->cwd = expand_field(r, &res->cwd);
+	rr->unless = expand_field(r, &res->unless);
+	if (res_kind_is_path(res->kind))
+		check_path(r, &res->key, rr->key, res_kind_name(res->kind));
+	check_path(r, &res->cwd, rr->cwd, "cwd");
+	check_repo_file(r, &res->source, rr->source, "source", FT_FILE);
+	check_repo_file(r, &res->unit, rr->unit, "unit", FT_FILE);
+	check_repo_file(r, &res->from, rr->from, "from", FT_DIR);
+	if (res->kind == RES_FILE)
+		render_file_content(r, rr);
+}
+
+static void
+check_rendered_dups(struct renderer *r, const struct desired *d)
+{
+	size_t i, j;
+
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *a = &d->res[i];
+
+		if (!res_kind_is_path(a->res->kind) ||
+		    strstr(a->res->key.s, "${") == NULL)
+			continue;
+		for (j = 0; j < d->nres; j++) {
+			const struct rendered_res *b = &d->res[j];
+
+			if (j == i || !res_kind_is_path(b->res->kind) ||
+			    strcmp(a->key, b->key) != 0)
+				continue;
+			report(r, r->m->file, a->res->key.pos.line,
+			    a->res->key.pos.col, "'%s' expands to '%s' on "
+			    "host %s, which the resource at line %d declares "
+			    "too", a->res->key.s, a->key, r->host->name,
+			    b->res->key.pos.line);
+			break;
+		}
+	}
+}
+
+int
+render_host(struct desired *out, const struct manifest *m,
+    const struct env *e, const struct host *h, const struct render_ctx *rc,
+    struct diags *diags)
+{
+	struct renderer r = { m, e, h, rc, diags, 0 };
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->env = e;
+	out->host = h;
+	out->res = xcalloc(m->nres ? m->nres : 1, sizeof(*out->res));
+	for (i = 0; i < m->nres; i++)
+		render_res(&r, &m->res[i], &out->res[out->nres++]);
+	check_rendered_dups(&r, out);
+	out->checks = xcalloc(m->nhealth ? m->nhealth : 1,
+	    sizeof(*out->checks));
+	for (i = 0; i < m->nhealth; i++) {
+		struct rendered_check *c = &out->checks[out->nchecks++];
+		const struct health *hc = &m->health[i];
+
+		c->check = hc;
+		c->http = expand_field(&r, &hc->http);
+		c->command = expand_field(&r, &hc->command);
+		if (c->http && strstr(hc->http.s, "${") &&
+		    !str_has_prefix(c->http, "http://") &&
+		    !str_has_prefix(c->http, "https://"))
+			report(&r, m->file, hc->http.pos.line,
+			    hc->http.pos.col, "'http' expands to '%s', which "
+			    "is not an http:// or https:// URL", c->http);
+	}
+	return r.errors ? -1 : 0;
+}
+
+void
+desired_free(struct desired *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nres; i++) {
+		struct rendered_res *rr = &d->res[i];
+
+		free(rr->key);
+		free(rr->source);
+		free(rr->target);
+		free(rr->from);
+		free(rr->build);
+		free(rr->unit);
+		free(rr->run);
+		free(rr->cwd);
+		free(rr->unless);
+		buf_free(&rr->content);
+	}
+	free(d->res);
+	for (i = 0; i < d->nchecks; i++) {
+		free(d->checks[i].http);
+		free(d->checks[i].command);
+	}
+	free(d->checks);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+render_check_all(const struct manifest *m, const struct render_ctx *rc,
+    struct diags *diags)
+{
+	size_t i, j;
+	int rcode = 0;
+
+	for (i = 0; i < m->nenvs; i++) {
+		const struct env *e = &m->envs[i];
+
+		for (j = 0; j < e->nhosts; j++) {
+			struct desired d;
+
+			if (render_host(&d, m, e, &m->hosts[e->hosts[j]], rc,
+			    diags) < 0)
+				rcode = -1;
+			desired_free(&d);
+		}
+	}
+	return rcode;
+}

@@ -1,0 +1,60 @@
+/*
+ * render: the manifest for one environment and host turned into that
+ * host's desired state: variables expanded in every string field, file
+ * contents read from the commit and templates expanded.  Pure: files come
+ * through the struct files interface, so this is tested on data.
+ *
+ * Variables: ${name} looks in the host's vars, then the environment's,
+ * then the top-level vars; ${tend.app}, ${tend.env}, ${tend.host},
+ * ${tend.address}, ${tend.commit} and ${tend.commit_short} are built in;
+ * $${ is a literal ${.  A variable's value may itself use variables.
+ */
+#ifndef TEND_RENDER_H
+#define TEND_RENDER_H
+
+#include "buf.h"
+#include "diag.h"
+#include "gitsrc.h"
+#include "manifest.h"
+
+struct render_ctx {
+	const struct files *files;
+	const char *commit;		/* full hex id */
+};
+
+struct rendered_res {
+	const struct resource *res;	/* borrowed from the manifest */
+	char *key;			/* expanded; owned, as are the rest */
+	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
+	struct buf content;		/* file: the bytes to write */
+};
+
+struct rendered_check {
+	const struct health *check;	/* borrowed from the manifest */
+	char *http, *command;
+};
+
+struct desired {
+	const struct env *env;
+	const struct host *host;
+	struct rendered_res *res;
+	size_t nres;
+	struct rendered_check *checks;
+	size_t nchecks;
+};
+
+/*
+ * Render host h of environment e.  Returns 0, or -1 after adding every
+ * error found to diags (positions in the manifest or in the template).
+ * The desired state is filled either way; free it with desired_free.
+ */
+int render_host(struct desired *out, const struct manifest *m,
+    const struct env *e, const struct host *h, const struct render_ctx *rc,
+    struct diags *diags);
+void desired_free(struct desired *d);
+
+/* Render every host of every environment, to find every error. */
+int render_check_all(const struct manifest *m, const struct render_ctx *rc,
+    struct diags *diags);
+
+#endif

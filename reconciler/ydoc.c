@@ -1,0 +1,518 @@
+/* ydoc: YAML to a positioned tree, bounded against hostile input. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "log.h"
+#include "ydoc.h"
+
+struct anchor {
+	char *name;
+	struct ynode *node;
+};
+
+struct builder {
+	const char *file;
+	const char *data;
+	size_t len;
+	struct diags *diags;
+	struct ynode *stack[YDOC_MAX_DEPTH + 1];
+	struct ynode *pending_key[YDOC_MAX_DEPTH + 1];
+	char *stack_anchor[YDOC_MAX_DEPTH + 1];
+	int depth;
+	struct ynode *root;
+	struct anchor *anchors;
+	size_t nanchors, anchors_cap;
+	size_t nodes;
+	int failed;
+};
+
+static struct ynode *
+node_new(enum ynode_type type, yaml_mark_t mark)
+{
+	struct ynode *n = xcalloc(1, sizeof(*n));
+
+	n->type = type;
+	n->line = (int)mark.line + 1;
+	n->col = (int)mark.column + 1;
+	return n;
+}
+
+void
+ynode_free(struct ynode *n)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	if (n->type == YNODE_SEQ) {
+		for (i = 0; i < n->n; i++)
+			ynode_free(n->items[i]);
+		free(n->items);
+	} else if (n->type == YNODE_MAP) {
+		for (i = 0; i < n->n; i++) {
+			ynode_free(n->pairs[i].key);
+			ynode_free(n->pairs[i].val);
+		}
+		free(n->pairs);
+	}
+	free(n->value);
+	free(n);
+}
+
+static int
+all_match(const char *s, const char *set)
+{
+	return *s && strspn(s, set) == strlen(s);
+}
+
+/* Type a plain scalar by the YAML 1.2 core schema. */
+static enum yscalar_kind
+plain_kind(const char *s)
+{
+	static const char *nulls[] = { "", "~", "null", "Null", "NULL" };
+	static const char *bools[] = { "true", "True", "TRUE", "false",
+		"False", "FALSE" };
+	static const char *floats[] = { ".inf", ".Inf", ".INF", "+.inf",
+		"+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN",
+		".NAN" };
+	const char *p = s;
+	size_t i;
+	int digits = 0;
+
+	for (i = 0; i < ARRAY_SIZE(nulls); i++)
+		if (strcmp(s, nulls[i]) == 0)
+			return YS_NULL;
+	for (i = 0; i < ARRAY_SIZE(bools); i++)
+		if (strcmp(s, bools[i]) == 0)
+			return YS_BOOL;
+	for (i = 0; i < ARRAY_SIZE(floats); i++)
+		if (strcmp(s, floats[i]) == 0)
+			return YS_FLOAT;
+	if (str_has_prefix(s, "0o") && all_match(s + 2, "01234567"))
+		return YS_INT;
+	if (str_has_prefix(s, "0x") &&
+	    all_match(s + 2, "0123456789abcdefABCDEF"))
+		return YS_INT;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (all_match(p, "0123456789"))
+		return YS_INT;
+	/* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+	while (*p >= '0' && *p <= '9')
+		p++, digits++;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++, digits++;
+	}
+	if (digits == 0)
+		return YS_STR;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return YS_STR;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0' ? YS_FLOAT : YS_STR;
+}
+
+const char *
+ynode_describe(const struct ynode *n)
+{
+	if (n == NULL)
+		return "nothing";
+	switch (n->type) {
+	case YNODE_SEQ:
+		return "a list";
+	case YNODE_MAP:
+		return "a mapping";
+	case YNODE_SCALAR:
+		break;
+	}
+	switch (n->kind) {
+	case YS_NULL:
+		return "null";
+	case YS_BOOL:
+		return "a boolean";
+	case YS_INT:
+		return "an integer";
+	case YS_FLOAT:
+		return "a number";
+	case YS_STR:
+		break;
+	}
+	return "a string";
+}
+
+struct ynode *
+ynode_get(const struct ynode *m, const char *key)
+{
+	size_t i;
+
+	if (m == NULL || m->type != YNODE_MAP)
+		return NULL;
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->pairs[i].key->value, key) == 0)
+			return m->pairs[i].val;
+	return NULL;
+}
+
+static void
+fail(struct builder *b, int line, int col, const char *msg)
+{
+	if (!b->failed)
+		diags_add(b->diags, b->file, line, col, "%s", msg);
+	b->failed = 1;
+}
+
+static int
+count_node(struct builder *b, const struct ynode *at)
+{
+	if (++b->nodes > YDOC_MAX_NODES) {
+		fail(b, at->line, at->col,
+		    "document too large after expanding aliases (more than "
+		    "200000 nodes); is an alias used recursively?");
+		return -1;
+	}
+	return 0;
+}
+
+static struct ynode *
+node_copy(struct builder *b, const struct ynode *src)
+{
+	struct ynode *n;
+	size_t i;
+
+	if (count_node(b, src) < 0)
+		return NULL;
+	n = xcalloc(1, sizeof(*n));
+	*n = *src;
+	n->items = NULL;
+	n->pairs = NULL;
+	n->n = n->cap = 0;
+	if (src->value)
+		n->value = xstrndup(src->value, src->len);
+	if (src->type == YNODE_SEQ) {
+		n->items = xcalloc(src->n, sizeof(*n->items));
+		n->cap = src->n;
+		for (i = 0; i < src->n; i++) {
+			if ((n->items[i] = node_copy(b, src->items[i])) == NULL)
+				break;
+			n->n++;
+		}
+	} else if (src->type == YNODE_MAP) {
+		n->pairs = xcalloc(src->n, sizeof(*n->pairs));
+		n->cap = src->n;
+		for (i = 0; i < src->n; i++) {
+			n->pairs[i].key = node_copy(b, src->pairs[i].key);
+			n->pairs[i].val = n->pairs[i].key ?
+			    node_copy(b, src->pairs[i].val) : NULL;
+			if (n->pairs[i].val == NULL) {
+				ynode_free(n->pairs[i].key);
+				break;
+			}
+			n->n++;
+		}
+	}
+	if (b->failed) {
+		ynode_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void
+anchor_add(struct builder *b, const char *name, struct ynode *n)
+{
+	size_t i;
+
+	/* A redefined anchor replaces the earlier one, as YAML says. */
+	for (i = 0; i < b->nanchors; i++) {
+		if (strcmp(b->anchors[i].name, name) == 0) {
+			b->anchors[i].node = n;
+			return;
+		}
+	}
+	GROW(b->anchors, b->nanchors + 1, b->anchors_cap);
+	b->anchors[b->nanchors].name = xstrdup(name);
+	b->anchors[b->nanchors].node = n;
+	b->nanchors++;
+}
+
+/* Attach a finished node to the open collection, or make it the root. */
+static void
+attach(struct builder *b, struct ynode *n)
+{
+	struct ynode *parent;
+	size_t i;
+
+	if (b->depth == 0) {
+		b->root = n;
+		return;
+	}
+	parent = b->stack[b->depth - 1];
+	if (parent->type == YNODE_SEQ) {
+		GROW(parent->items, parent->n + 1, parent->cap);
+		parent->items[parent->n++] = n;
+		return;
+	}
+	if (b->pending_key[b->depth - 1] == NULL) {
+		if (n->type != YNODE_SCALAR) {
+			fail(b, n->line, n->col,
+			    "mapping keys must be plain strings");
+			ynode_free(n);
+			return;
+		}
+		for (i = 0; i < parent->n; i++) {
+			struct ynode *k = parent->pairs[i].key;
+
+			if (strcmp(k->value, n->value) == 0) {
+				char *msg = xasprintf("duplicate key '%s' "
+				    "(first defined at line %d)", n->value,
+				    k->line);
+
+				fail(b, n->line, n->col, msg);
+				free(msg);
+				break;
+			}
+		}
+		b->pending_key[b->depth - 1] = n;
+		return;
+	}
+	GROW(parent->pairs, parent->n + 1, parent->cap);
+	parent->pairs[parent->n].key = b->pending_key[b->depth - 1];
+	parent->pairs[parent->n].val = n;
+	parent->n++;
+	b->pending_key[b->depth - 1] = NULL;
+}
+
+/* Line and column (1-based) of a byte offset in the input. */
+static void
+offset_pos(const struct builder *b, size_t off, int *line, int *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off && i < b->len; i++) {
+		if (b->data[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)b->data[i] & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static void
+parser_error(struct builder *b, yaml_parser_t *p)
+{
+	int line, col;
+	char *msg;
+
+	if (p->error == YAML_READER_ERROR) {
+		offset_pos(b, p->problem_offset, &line, &col);
+		if (p->problem_value >= 0 && strstr(p->problem, "UTF-8"))
+			msg = xasprintf("invalid UTF-8 (byte 0x%02x); the "
+			    "manifest must be UTF-8 text",
+			    (unsigned)p->problem_value & 0xff);
+		else
+			msg = xasprintf("%s", p->problem);
+		fail(b, line, col, msg);
+		free(msg);
+		return;
+	}
+	if (p->error == YAML_MEMORY_ERROR) {
+		fail(b, 0, 0, "out of memory while reading YAML");
+		return;
+	}
+	line = (int)p->problem_mark.line + 1;
+	col = (int)p->problem_mark.column + 1;
+	if (p->problem_mark.index < b->len &&
+	    b->data[p->problem_mark.index] == '\t') {
+		fail(b, line, col, "tab character in indentation; YAML is "
+		    "indented with spaces only");
+		return;
+	}
+	if (p->context)
+		msg = xasprintf("YAML syntax error: %s (%s at line %d, "
+		    "column %d)", p->problem, p->context,
+		    (int)p->context_mark.line + 1,
+		    (int)p->context_mark.column + 1);
+	else
+		msg = xasprintf("YAML syntax error: %s", p->problem);
+	fail(b, line, col, msg);
+	free(msg);
+}
+
+static struct ynode *
+scalar_node(yaml_event_t *ev)
+{
+	struct ynode *n = node_new(YNODE_SCALAR, ev->start_mark);
+	const char *tag = (const char *)ev->data.scalar.tag;
+
+	n->len = ev->data.scalar.length;
+	n->value = xstrndup((const char *)ev->data.scalar.value, n->len);
+	switch (ev->data.scalar.style) {
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		n->quoted = 1;
+		break;
+	case YAML_LITERAL_SCALAR_STYLE:
+	case YAML_FOLDED_SCALAR_STYLE:
+		n->quoted = 2;
+		break;
+	default:
+		break;
+	}
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (tag == NULL || strcmp(tag, "!") != 0))
+		n->kind = plain_kind(n->value);
+	else
+		n->kind = YS_STR;
+	/* An embedded NUL would truncate the C string silently. */
+	if (strlen(n->value) != n->len)
+		n->kind = YS_STR;
+	return n;
+}
+
+/* One event into the tree; returns 1 at the end of the stream. */
+static int
+handle_event(struct builder *b, yaml_event_t *ev, int *docs)
+{
+	struct ynode *n;
+	const char *anchor = NULL;
+
+	switch (ev->type) {
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++*docs > 1)
+			fail(b, (int)ev->start_mark.line + 1,
+			    (int)ev->start_mark.column + 1,
+			    "more than one YAML document in the file; a "
+			    "manifest is a single document");
+		return 0;
+	case YAML_ALIAS_EVENT: {
+		const char *name = (const char *)ev->data.alias.anchor;
+		size_t i;
+
+		for (i = 0; i < b->nanchors; i++)
+			if (strcmp(b->anchors[i].name, name) == 0)
+				break;
+		if (i == b->nanchors) {
+			char *msg = xasprintf("unknown alias '*%s'", name);
+
+			fail(b, (int)ev->start_mark.line + 1,
+			    (int)ev->start_mark.column + 1, msg);
+			free(msg);
+			return 0;
+		}
+		if ((n = node_copy(b, b->anchors[i].node)) != NULL)
+			attach(b, n);
+		return 0;
+	}
+	case YAML_SCALAR_EVENT:
+		n = scalar_node(ev);
+		if (count_node(b, n) < 0) {
+			ynode_free(n);
+			return 0;
+		}
+		if (ev->data.scalar.anchor)
+			anchor_add(b, (const char *)ev->data.scalar.anchor, n);
+		attach(b, n);
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		n = node_new(ev->type == YAML_SEQUENCE_START_EVENT ?
+		    YNODE_SEQ : YNODE_MAP, ev->start_mark);
+		if (b->depth >= YDOC_MAX_DEPTH) {
+			fail(b, n->line, n->col, "nesting too deep (more than "
+			    "64 levels)");
+			ynode_free(n);
+			return 0;
+		}
+		if (count_node(b, n) < 0) {
+			ynode_free(n);
+			return 0;
+		}
+		if (ev->type == YAML_SEQUENCE_START_EVENT)
+			anchor = (const char *)ev->data.sequence_start.anchor;
+		else
+			anchor = (const char *)ev->data.mapping_start.anchor;
+		b->stack_anchor[b->depth] = anchor ? xstrdup(anchor) : NULL;
+		b->pending_key[b->depth] = NULL;
+		b->stack[b->depth++] = n;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		n = b->stack[--b->depth];
+		if (b->stack_anchor[b->depth]) {
+			anchor_add(b, b->stack_anchor[b->depth], n);
+			free(b->stack_anchor[b->depth]);
+			b->stack_anchor[b->depth] = NULL;
+		}
+		attach(b, n);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+struct ynode *
+ydoc_parse(const char *file, const char *data, size_t len,
+    struct diags *diags)
+{
+	struct builder b;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int docs = 0, done = 0;
+	size_t i;
+
+	memset(&b, 0, sizeof(b));
+	b.file = file;
+	b.data = data;
+	b.len = len;
+	b.diags = diags;
+	if (!yaml_parser_initialize(&parser))
+		bug("yaml_parser_initialize failed");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data,
+	    len);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	while (!done && !b.failed) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			parser_error(&b, &parser);
+			break;
+		}
+		done = handle_event(&b, &ev, &docs);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+
+	/* Unwind whatever was left open by an error. */
+	while (b.depth > 0) {
+		b.depth--;
+		ynode_free(b.pending_key[b.depth]);
+		ynode_free(b.stack[b.depth]);
+		free(b.stack_anchor[b.depth]);
+	}
+	for (i = 0; i < b.nanchors; i++)
+		free(b.anchors[i].name);
+	free(b.anchors);
+	if (b.failed) {
+		ynode_free(b.root);
+		return NULL;
+	}
+	if (b.root == NULL || (b.root->type == YNODE_SCALAR &&
+	    b.root->kind == YS_NULL)) {
+		diags_add(diags, file, 0, 0, "the manifest is empty");
+		ynode_free(b.root);
+		return NULL;
+	}
+	return b.root;
+}

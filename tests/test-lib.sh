@@ -1,0 +1,87 @@
+# Test library for tend's shell tests: TAP output, one scratch directory
+# per script, cleanups that run however the script ends.
+#
+#   . "$(dirname "$0")/test-lib.sh"
+#   test_expect_success 'what it checks' '
+#           command && command
+#   '
+#   test_done
+#
+# Each test body runs in the script's shell with its output captured; a
+# failing body prints that output as TAP comments.  test_atexit registers
+# a command run when the script exits (stop what the test started).
+
+TEST_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TEND=${TEND:-$TEST_ROOT/tend}
+TEST_NAME=$(basename "$0" .sh)
+export TEST_ROOT TEND NO_COLOR=1
+
+test_count=0
+test_failed=0
+test_cleanups=""
+
+test_atexit() {
+	test_cleanups="$1
+$test_cleanups"
+}
+
+test_run_cleanups() {
+	cd "$TEST_ROOT" || :
+	if [ -n "$test_cleanups" ]; then
+		eval "$test_cleanups" >/dev/null 2>&1 || :
+	fi
+	if [ "$test_failed" = 0 ] || [ -z "${TEND_TEST_KEEP:-}" ]; then
+		rm -rf "$TRASH"
+	else
+		echo "# scratch directory kept: $TRASH"
+	fi
+}
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/tend-$TEST_NAME.XXXXXX") || exit 1
+trap 'test_run_cleanups' EXIT
+trap 'exit 130' INT TERM
+cd "$TRASH" || exit 1
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if eval "$2" >"$TRASH/.out" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$TRASH/.out"
+	fi
+	cd "$TRASH" || exit 1
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failed" = 0 ]
+	exit $?
+}
+
+# test_cmp EXPECTED ACTUAL: files must be equal; show the diff otherwise.
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# test_grep PATTERN FILE: like grep -q, but shows the file when it fails.
+test_grep() {
+	if ! grep -q -e "$1" "$2"; then
+		echo "expected to find: $1"
+		echo "in $2:"
+		cat "$2"
+		return 1
+	fi
+}
+
+# Make a git repository in DIR with the given files committed.
+test_git_init() {
+	git init -q -b main "$1" &&
+	git -C "$1" config user.email dev@example.invalid &&
+	git -C "$1" config user.name "Test Developer"
+}
+
+test_commit() {
+	git -C "$1" add -A && git -C "$1" commit -q -m "$2"
+}
