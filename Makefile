@@ -43,11 +43,13 @@ tend: build/.deps $(OBJS)
 
 build/%.o: reconciler/%.c reconciler/*.h build/.deps
 	@mkdir -p build
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: reconciler/%.c reconciler/*.h build/.deps
 	@mkdir -p build/asan
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/asan/tend: $(ASAN_OBJS)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(ASAN_OBJS) $(PKG_LIBS)

@@ -982,9 +982,10 @@ check_resources(struct ctx *c)
 		for (j = 0; j < i; j++) {
 			if (m->res[j].key.s && same_resource(r, &m->res[j])) {
 				error_at(c, r->key.pos.line, r->key.pos.col,
-				    "duplicate resource: %s '%s' is already "
-				    "declared at line %d", kind_names[r->kind],
-				    r->key.s, m->res[j].key.pos.line);
+				    "duplicate resource: '%s' is already "
+				    "declared as a %s at line %d", r->key.s,
+				    kind_names[m->res[j].kind],
+				    m->res[j].key.pos.line);
 				break;
 			}
 		}
@@ -1182,10 +1183,7 @@ manifest_parse(const char *file, const char *data, size_t len,
 		free(c.groups[i]);
 	free(c.groups);
 	free(c.group_pos);
-	if (c.errors) {
-		manifest_free(c.m);
-		return NULL;
-	}
+	c.m->errors = c.errors;
 	return c.m;
 }
 

@@ -137,12 +137,15 @@ struct manifest {
 	size_t nres;
 	struct health *health;
 	size_t nhealth;
+	size_t errors;			/* errors found while parsing */
 };
 
 /*
  * Parse and validate manifest text.  file names it in diagnostics.
- * Returns the model (free with manifest_free) when there was no error,
- * else NULL with every error found added to diags.
+ * Returns NULL when the text is not a YAML document at all; otherwise the
+ * model (free with manifest_free), whose errors field counts the errors
+ * added to diags.  A model with errors is complete enough for render to
+ * look for more errors, and for nothing else.
  */
 struct manifest *manifest_parse(const char *file, const char *data,
     size_t len, struct diags *diags);

@@ -38,9 +38,10 @@ project_load(struct project *p, const struct project_opts *o,
 	buf_free(&text);
 	if (p->m == NULL)
 		return -1;
+	/* Render even a faulty model: it finds the remaining errors. */
 	rc.files = f;
 	rc.commit = gitsrc_commit(p->src);
-	if (render_check_all(p->m, &rc, diags) < 0)
+	if (render_check_all(p->m, &rc, diags) < 0 || p->m->errors)
 		return -1;
 	return 0;
 }

@@ -109,13 +109,13 @@ static const char *
 builtin(struct renderer *r, const char *name, char *shortbuf)
 {
 	if (strcmp(name, "tend.app") == 0)
-		return r->m->app;
+		return r->m->app ? r->m->app : "";
 	if (strcmp(name, "tend.env") == 0)
 		return r->env->name;
 	if (strcmp(name, "tend.host") == 0)
 		return r->host->name;
 	if (strcmp(name, "tend.address") == 0)
-		return r->host->address.s;
+		return r->host->address.s ? r->host->address.s : "";
 	if (strcmp(name, "tend.commit") == 0)
 		return r->rc->commit;
 	if (strcmp(name, "tend.commit_short") == 0) {
@@ -273,7 +273,11 @@ expand_field(struct renderer *r, const struct sval *sv)
 
 	if (sv->s == NULL)
 		return NULL;
-	expand(r, &o, sv->s, strlen(sv->s), &out, 0);
+	/* NULL after an error, so no later check reports it again. */
+	if (expand(r, &o, sv->s, strlen(sv->s), &out, 0) < 0) {
+		buf_free(&out);
+		return NULL;
+	}
 	return buf_detach(&out, NULL);
 }
 
@@ -345,7 +349,7 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 	struct buf raw = BUF_INIT;
 	struct origin o;
 
-	if (res->absent)
+	if (res->absent || (rr->source == NULL && res->content.s == NULL))
 		return;
 	if (rr->source == NULL) {
 		o.file = r->m->file;
@@ -398,7 +402,7 @@ render_res(struct renderer *r, const struct resource *res,
 	check_repo_file(r, &res->source, rr->source, "source", FT_FILE);
 	check_repo_file(r, &res->unit, rr->unit, "unit", FT_FILE);
 	check_repo_file(r, &res->from, rr->from, "from", FT_DIR);
-	if (res->kind == RES_FILE)
+	if (res->kind == RES_FILE && rr->key != NULL)
 		render_file_content(r, rr);
 }
 
@@ -410,14 +414,14 @@ check_rendered_dups(struct renderer *r, const struct desired *d)
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *a = &d->res[i];
 
-		if (!res_kind_is_path(a->res->kind) ||
+		if (!res_kind_is_path(a->res->kind) || a->key == NULL ||
 		    strstr(a->res->key.s, "${") == NULL)
 			continue;
 		for (j = 0; j < d->nres; j++) {
 			const struct rendered_res *b = &d->res[j];
 
 			if (j == i || !res_kind_is_path(b->res->kind) ||
-			    strcmp(a->key, b->key) != 0)
+			    b->key == NULL || strcmp(a->key, b->key) != 0)
 				continue;
 			report(r, r->m->file, a->res->key.pos.line,
 			    a->res->key.pos.col, "'%s' expands to '%s' on "

@@ -1,0 +1,45 @@
+#!/bin/sh
+# The command line itself: help, version, unknown commands and options.
+. "$(dirname "$0")/test-lib.sh"
+
+test_expect_success 'tend with no command shows usage and fails' '
+	! "$TEND" 2>err &&
+	test_grep "usage: tend COMMAND" err &&
+	test_grep "validate" err
+'
+
+test_expect_success 'tend --help lists the commands and succeeds' '
+	"$TEND" --help >out &&
+	test_grep "validate" out &&
+	test_grep "version" out
+'
+
+test_expect_success 'tend version names the libraries it runs with' '
+	"$TEND" version >out &&
+	test_grep "^tend " out &&
+	test_grep "libgit2 1\." out &&
+	test_grep "libssh2 1\." out
+'
+
+test_expect_success 'an unknown command fails and says so' '
+	! "$TEND" deploy 2>err &&
+	test_grep "unknown command .deploy." err
+'
+
+test_expect_success 'an unknown option fails with the usage line' '
+	! "$TEND" validate --frobnicate 2>err &&
+	test_grep "usage: tend validate" err
+'
+
+test_expect_success '--rev and --worktree together are refused' '
+	! "$TEND" validate --rev HEAD --worktree 2>err &&
+	test_grep "exclude each other" err
+'
+
+test_expect_success 'validate --help describes the options' '
+	"$TEND" validate --help >out &&
+	test_grep "[-]-worktree" out &&
+	test_grep "[-]-manifest PATH" out
+'
+
+test_done

@@ -1,0 +1,183 @@
+/* Unit tests: render, variables and templates per host, on data. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "render.h"
+#include "tap.h"
+
+/* An in-memory project: NULL-terminated path/content pairs. */
+static const char *const tree[] = {
+	"deploy/app.conf", "greeting=${greeting}\nhost=${tend.host}\n"
+	    "lit=$${greeting} $x\n",
+	"deploy/bad.conf", "ok\n  line ${nope}\n",
+	"deploy/dir/x", "x",
+	"app/main.py", "print()",
+	NULL
+};
+
+static enum file_type
+mem_stat(void *ctx, const char *path)
+{
+	size_t i, n = strlen(path);
+
+	(void)ctx;
+	for (i = 0; tree[i]; i += 2) {
+		if (strcmp(tree[i], path) == 0)
+			return FT_FILE;
+		if (strncmp(tree[i], path, n) == 0 && tree[i][n] == '/')
+			return FT_DIR;
+	}
+	return FT_MISSING;
+}
+
+static int
+mem_read(void *ctx, const char *path, struct buf *out)
+{
+	size_t i;
+
+	(void)ctx;
+	for (i = 0; tree[i]; i += 2) {
+		if (strcmp(tree[i], path) == 0) {
+			buf_adds(out, tree[i + 1]);
+			return 0;
+		}
+	}
+	return err_set("%s: not found", path);
+}
+
+static const struct files mem = { NULL, mem_stat, mem_read, "commit 0123abc" };
+static const struct render_ctx rctx = { &mem,
+	"0123abcdef0123abcdef0123abcdef0123abcdef" };
+
+static const char manifest[] =
+"version: 1\n"
+"app: hello\n"
+"vars: {greeting: top, port: 80, url: 'http://${tend.address}:${port}'}\n"
+"hosts:\n"
+"  web1: {address: 127.0.0.2, vars: {greeting: host}}\n"
+"  web2: {address: 127.0.0.3}\n"
+"environments:\n"
+"  prod: {hosts: [web1, web2], vars: {greeting: env, dir: prod}}\n"
+"resources:\n"
+"  - file: /etc/${tend.app}/${dir}.conf\n"
+"    source: deploy/app.conf\n"
+"    template: true\n"
+"  - file: /etc/raw\n"
+"    source: deploy/app.conf\n"
+"  - file: /etc/lit\n"
+"    content: \"${url}/${tend.commit_short} $${x}\"\n"
+"  - release: /srv/hello\n"
+"    from: app\n";
+
+static struct manifest *
+load(const char *text, struct diags *d)
+{
+	return manifest_parse("deploy/tend.yaml", text, strlen(text), d);
+}
+
+/* Render host 0 of env 0 of text; expect one error. */
+static void
+one_error(const char *text, const char *file, int line, int col,
+    const char *msg, const char *what)
+{
+	struct diags d = DIAGS_INIT;
+	struct manifest *m = load(text, &d);
+	struct desired des;
+	int pass;
+
+	if (m == NULL || m->errors) {
+		ok(0, "%s (manifest did not parse)", what);
+		manifest_free(m);
+		diags_free(&d);
+		return;
+	}
+	render_check_all(m, &rctx, &d);
+	pass = d.n == 1 && strcmp(d.v[0].file, file) == 0 &&
+	    d.v[0].line == line && d.v[0].col == col &&
+	    strcmp(d.v[0].msg, msg) == 0;
+	ok(pass, "%s", what);
+	if (!pass) {
+		size_t i;
+
+		printf("#   want: %s:%d:%d: %s\n", file, line, col, msg);
+		for (i = 0; i < d.n; i++)
+			printf("#   got:  %s:%d:%d: %s\n", d.v[i].file,
+			    d.v[i].line, d.v[i].col, d.v[i].msg);
+	}
+	(void)des;
+	manifest_free(m);
+	diags_free(&d);
+}
+
+#define HEAD "version: 1\napp: a\nhosts: {h: {address: x}}\n" \
+	"environments: {p: {hosts: [h]}}\n"
+
+int
+main(void)
+{
+	struct diags d = DIAGS_INIT;
+	struct manifest *m = load(manifest, &d);
+	struct desired des;
+
+	ok(m && m->errors == 0, "the manifest parses");
+	if (m == NULL || m->errors)
+		return tap_done();
+	ok(render_host(&des, m, &m->envs[0], &m->hosts[0], &rctx, &d) == 0,
+	    "web1 renders");
+	is_str(des.res[0].key, "/etc/hello/prod.conf",
+	    "variables expand in paths: built-in and environment vars");
+	is_str(des.res[0].content.data, "greeting=host\nhost=web1\n"
+	    "lit=${greeting} $x\n", "a template: host vars win, $${ is a "
+	    "literal ${, a lone $ stays");
+	is_str(des.res[1].content.data, tree[1], "a file that is not a "
+	    "template is copied as it is");
+	is_str(des.res[2].content.data, "http://127.0.0.2:80/0123abc ${x}",
+	    "content expands; a variable's value expands in turn");
+	desired_free(&des);
+	ok(render_host(&des, m, &m->envs[0], &m->hosts[1], &rctx, &d) == 0,
+	    "web2 renders");
+	is_str(des.res[0].content.data, "greeting=env\nhost=web2\n"
+	    "lit=${greeting} $x\n", "without a host var, the env's wins");
+	desired_free(&des);
+	ok(d.n == 0, "no diagnostics for a good manifest");
+	manifest_free(m);
+	diags_free(&d);
+
+	one_error(HEAD "resources:\n  - file: /a\n    source: deploy/bad.conf\n"
+	    "    template: true\n", "deploy/bad.conf", 2, 8,
+	    "undefined variable 'nope' (host h, environment p): define it "
+	    "under 'vars'", "an undefined variable points into the template");
+	one_error(HEAD "resources:\n  - file: /a\n    content: 'ab ${nope}'\n",
+	    "deploy/tend.yaml", 7, 18, "undefined variable 'nope' (host h, "
+	    "environment p): define it under 'vars'", "into a quoted value, "
+	    "at the variable's column");
+	one_error(HEAD "resources:\n  - file: /a\n    source: deploy/gone\n",
+	    "deploy/tend.yaml", 7, 13, "source 'deploy/gone' does not exist "
+	    "in commit 0123abc (is it committed?)", "a missing source");
+	one_error(HEAD "resources:\n  - release: /a\n    from: deploy/app.conf\n",
+	    "deploy/tend.yaml", 7, 11, "from 'deploy/app.conf' is a file, not "
+	    "a directory", "a release from a file");
+	one_error(HEAD "vars: {d: ..}\nresources:\n  - file: /a\n"
+	    "    source: deploy/${d}/x\n", "deploy/tend.yaml", 8, 13,
+	    "'source' expands to 'deploy/../x', which leaves the project root "
+	    "('..' is not allowed)", "'..' through a variable");
+	one_error(HEAD "vars: {a: '${b}', b: '${a}'}\nresources:\n"
+	    "  - file: /x\n    content: '${a}'\n", "deploy/tend.yaml", 5, 23,
+	    "variable 'a' expands into itself (a loop through 'vars')",
+	    "a loop between variables ends with an error");
+	one_error(HEAD "resources:\n  - file: /a\n    content: 'x ${oops'\n",
+	    "deploy/tend.yaml", 7, 17, "unterminated '${': close it with '}' "
+	    "(write $${ for a literal ${)", "an unterminated reference");
+	one_error(HEAD "vars: {port: 1}\nhealth:\n  - name: w\n"
+	    "    http: '${port}/x'\n", "deploy/tend.yaml", 8, 11,
+	    "'http' expands to '1/x', which is not an http:// or https:// URL",
+	    "a health URL checked after expansion");
+	one_error(HEAD "vars: {x: a}\nresources:\n  - file: /${x}\n"
+	    "    content: ''\n  - file: /a\n    content: ''\n",
+	    "deploy/tend.yaml", 7, 11, "'/${x}' expands to '/a' on host h, "
+	    "which the resource at line 9 declares too",
+	    "two resources that expand to one path");
+	return tap_done();
+}
