@@ -72,6 +72,9 @@ suggest(const char *word, const char *const *cands, size_t n)
 		if (cands[i] == NULL)
 			continue;
 		d = str_distance(word, cands[i]);
+		/* A long shared start is a likely typo too: retry, retries. */
+		if (d > 2 && len >= 4 && strncmp(word, cands[i], 4) == 0)
+			d = 2;
 		if (d < bestd) {
 			bestd = d;
 			best = cands[i];
@@ -380,7 +383,7 @@ check_host_path(const char *p)
 	if (*p != '/')
 		return "must be an absolute path (starting with '/')";
 	if (strcmp(p, "/") == 0)
-		return "cannot be '/' itself";
+		return "is the root directory, which tend does not manage";
 	for (s = p; *s; ) {
 		size_t len;
 
@@ -431,9 +434,8 @@ check_path_value(struct ctx *c, const struct sval *sv, const char *key,
 		return;
 	why = repo ? check_repo_path(sv->s) : check_host_path(sv->s);
 	if (why)
-		error_at(c, sv->pos.line, sv->pos.col, "%s '%s' %s",
-		    repo ? "repository path" : "path", sv->s, why);
-	(void)key;
+		error_at(c, sv->pos.line, sv->pos.col, "%s '%s' %s", key,
+		    sv->s, why);
 }
 
 /* vars: a mapping of names to strings, numbers or booleans. */
@@ -943,7 +945,7 @@ parse_resource(struct ctx *c, const struct ynode *map)
 		return;
 	sval_set(&r->key, key);
 	if (res_kind_is_path(r->kind)) {
-		check_path_value(c, &r->key, kind_names[kind], 0);
+		check_path_value(c, &r->key, "path", 0);
 	} else if (r->kind == RES_SERVICE && !match_unit(key->value)) {
 		ERR(c, key, "invalid service name '%s': give the systemd unit "
 		    "name, such as 'hello' or 'hello.service'", key->value);

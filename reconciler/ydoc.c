@@ -309,6 +309,36 @@ offset_pos(const struct builder *b, size_t off, int *line, int *col)
 	}
 }
 
+/* Offset of the first byte that is not valid UTF-8, or len. */
+static size_t
+utf8_invalid(const char *data, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)data;
+	size_t i = 0, n, k;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			n = 1;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			n = 2;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			n = 3;
+		else
+			return i;
+		if (i + n >= len)
+			return i;
+		for (k = 1; k <= n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 static void
 parser_error(struct builder *b, yaml_parser_t *p)
 {
@@ -316,13 +346,22 @@ parser_error(struct builder *b, yaml_parser_t *p)
 	char *msg;
 
 	if (p->error == YAML_READER_ERROR) {
-		offset_pos(b, p->problem_offset, &line, &col);
-		if (p->problem_value >= 0 && strstr(p->problem, "UTF-8"))
-			msg = xasprintf("invalid UTF-8 (byte 0x%02x); the "
-			    "manifest must be UTF-8 text",
-			    (unsigned)p->problem_value & 0xff);
-		else
-			msg = xasprintf("%s", p->problem);
+		size_t off = p->problem_offset;
+		int byte = p->problem_value;
+
+		/* libyaml points past the start of a bad sequence: find it. */
+		if (strstr(p->problem, "UTF-8")) {
+			off = utf8_invalid(b->data, b->len);
+			byte = off < b->len ? (unsigned char)b->data[off] : -1;
+			offset_pos(b, off, &line, &col);
+			msg = xasprintf("invalid UTF-8 (byte 0x%02x); save the "
+			    "manifest as UTF-8", (unsigned)byte & 0xff);
+		} else {
+			offset_pos(b, off, &line, &col);
+			msg = byte >= 0 ? xasprintf("%s in YAML (byte 0x%02x)",
+			    p->problem, (unsigned)byte) :
+			    xasprintf("%s", p->problem);
+		}
 		fail(b, line, col, msg);
 		free(msg);
 		return;
@@ -375,9 +414,6 @@ scalar_node(yaml_event_t *ev)
 		n->kind = plain_kind(n->value);
 	else
 		n->kind = YS_STR;
-	/* An embedded NUL would truncate the C string silently. */
-	if (strlen(n->value) != n->len)
-		n->kind = YS_STR;
 	return n;
 }
 
@@ -419,6 +455,14 @@ handle_event(struct builder *b, yaml_event_t *ev, int *docs)
 	}
 	case YAML_SCALAR_EVENT:
 		n = scalar_node(ev);
+		/* A C string would silently end at an embedded NUL. */
+		if (strlen(n->value) != n->len) {
+			fail(b, n->line, n->col, "a value contains a NUL "
+			    "character (\\0), which no name, path or text "
+			    "in a manifest may hold");
+			ynode_free(n);
+			return 0;
+		}
 		if (count_node(b, n) < 0) {
 			ynode_free(n);
 			return 0;

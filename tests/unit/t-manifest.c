@@ -147,10 +147,10 @@ main(void)
 	    "path '/a/./b' must be normalised (no '//', '.' or '..' "
 	    "components, no trailing '/')", "an unnormalised host path");
 	one_error(HEAD "resources:\n  - file: /a\n    source: /etc/passwd\n",
-	    7, 13, "repository path '/etc/passwd' must be relative to the "
+	    7, 13, "source '/etc/passwd' must be relative to the "
 	    "project root, not absolute", "an absolute source");
 	one_error(HEAD "resources:\n  - file: /a\n    source: a/../../b\n",
-	    7, 13, "repository path 'a/../../b' leaves the project root ('..' "
+	    7, 13, "source 'a/../../b' leaves the project root ('..' "
 	    "is not allowed)", "'..' in a source");
 	one_error(HEAD "resources:\n  - directory: /a\n  - file: /a\n"
 	    "    content: x\n", 7, 11, "duplicate resource: '/a' is already "

@@ -1,0 +1,3 @@
+#!/bin/sh
+# The "application" the test manifests deploy.
+echo "hello from $(cat "$(dirname "$0")/VERSION")"
