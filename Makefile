@@ -26,7 +26,7 @@ ASAN_LIB_OBJS = $(LIB_SRCS:reconciler/%.c=build/asan/%.o)
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit-test install clean demo hosts-stop
+.PHONY: all deps test unit-test install clean demo
 
 all: tend
 
