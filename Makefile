@@ -4,7 +4,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libgit2 libssh2 yaml-0.1
+PKGS = libgit2 libssh2 yaml-0.1 jansson libcrypto
 VERSION = $(shell git describe --always --dirty 2>/dev/null || echo 0.1-dev)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -39,7 +39,8 @@ deps:
 	@scripts/install-deps
 
 tend: build/.deps $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -lpthread
 
 build/%.o: reconciler/%.c reconciler/*.h build/.deps
 	@mkdir -p build
@@ -52,12 +53,14 @@ build/asan/%.o: reconciler/%.c reconciler/*.h build/.deps
 	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/asan/tend: $(ASAN_OBJS)
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(ASAN_OBJS) $(PKG_LIBS)
+	@echo "  LD-SAN  $@"
+	@$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(ASAN_OBJS) $(PKG_LIBS) -lpthread
 
 build/asan/tests/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB_OBJS)
 	@mkdir -p build/asan/tests
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Ireconciler -o $@ $< \
-		$(ASAN_LIB_OBJS) $(PKG_LIBS)
+	@echo "  LD-SAN  $@"
+	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Ireconciler -o $@ $< \
+		$(ASAN_LIB_OBJS) $(PKG_LIBS) -lpthread
 
 # Unit tests and shell tests in one prove run; the shell tests drive the
 # sanitizer build of tend so a crash on bad input fails them too.

@@ -58,6 +58,21 @@ buf_addch(struct buf *b, int c)
 }
 
 void
+buf_insert(struct buf *b, size_t pos, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (pos >= b->len) {
+		buf_adds(b, s);
+		return;
+	}
+	buf_grow(b, n);
+	memmove(b->data + pos + n, b->data + pos, b->len - pos + 1);
+	memcpy(b->data + pos, s, n);
+	b->len += n;
+}
+
+void
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
@@ -97,7 +112,7 @@ buf_detach(struct buf *b, size_t *len)
 }
 
 const char *
-buf_str(struct buf *b)
+buf_str(const struct buf *b)
 {
 	return b->data ? b->data : "";
 }

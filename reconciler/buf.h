@@ -32,11 +32,13 @@ void buf_grow(struct buf *b, size_t extra);
 void buf_add(struct buf *b, const void *data, size_t len);
 void buf_adds(struct buf *b, const char *s);
 void buf_addch(struct buf *b, int c);
+/* Insert s at byte offset pos (at most len). */
+void buf_insert(struct buf *b, size_t pos, const char *s);
 void buf_addf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 /* Give the caller the data (free() it); the buffer is empty after. */
 char *buf_detach(struct buf *b, size_t *len);
 /* A C string for the buffer's contents, "" when empty; owned by b. */
-const char *buf_str(struct buf *b);
+const char *buf_str(const struct buf *b);
 
 #endif

@@ -5,9 +5,13 @@
 #ifndef TEND_CMD_H
 #define TEND_CMD_H
 
+#include <getopt.h>
+
 #include "diag.h"
 #include "gitsrc.h"
 #include "manifest.h"
+#include "rollout.h"
+#include "ssh.h"
 
 struct cmd_entry {
 	const char *name;
@@ -24,6 +28,59 @@ struct project_opts {
 	int worktree;			/* --worktree (validate only) */
 	int no_color;
 };
+
+/* Options of the commands that reach hosts (plan, apply). */
+struct host_opts {
+	struct project_opts p;
+	const char *env;		/* -e; NULL: the only environment */
+	const char **hosts;		/* --host, repeatable */
+	size_t nhosts;
+	struct ssh_opts ssh;
+	int json;
+	int quiet;
+	int verbose;
+};
+
+enum {
+	OPT_REV = 256, OPT_WORKTREE, OPT_MANIFEST, OPT_NO_COLOR,
+	OPT_KNOWN_HOSTS, OPT_TIMEOUT, OPT_HOST, OPT_JSON, OPT_DETAILED
+};
+
+/* getopt_long entries every host command takes; end a list with them. */
+#define HOST_LONGOPTS \
+	{ "rev", required_argument, NULL, OPT_REV }, \
+	{ "manifest", required_argument, NULL, OPT_MANIFEST }, \
+	{ "env", required_argument, NULL, 'e' }, \
+	{ "host", required_argument, NULL, OPT_HOST }, \
+	{ "identity", required_argument, NULL, 'i' }, \
+	{ "known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS }, \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "json", no_argument, NULL, OPT_JSON }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "no-color", no_argument, NULL, OPT_NO_COLOR }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ NULL, 0, NULL, 0 }
+#define HOST_SHORTOPTS "C:e:i:qvh"
+#define HOST_OPTIONS_HELP \
+"  -C DIR             project root (default: the current directory)\n" \
+"  --rev REV          commit to deploy (default HEAD)\n" \
+"  --manifest PATH    manifest, relative to the project root\n" \
+"  -e, --env ENV      environment (needed when there are several)\n" \
+"  --host NAME        only this host of the environment (repeatable)\n" \
+"  -i, --identity F   SSH private key (ed25519 or ECDSA); else ssh-agent\n" \
+"  --known-hosts F    known_hosts file (default ~/.ssh/known_hosts)\n" \
+"  --timeout DUR      connect and inactivity timeout (default 10s)\n" \
+"  --json             one JSON document on stdout\n" \
+"  -q, --quiet        print less\n" \
+"  --no-color         no colour (also when NO_COLOR is set)\n"
+
+/*
+ * Handle one option of HOST_LONGOPTS.  Returns 1 when handled, 0 when
+ * it is not a host option, -1 after printing a usage error.
+ */
+int host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
+    const char *arg);
 
 /* A loaded project: the files at a commit and the parsed manifest. */
 struct project {
@@ -48,6 +105,24 @@ int cmd_usage(const struct cmd_entry *c, const char *fmt, ...)
 /* Print the usage line and option help to stdout; returns 0. */
 int cmd_help(const struct cmd_entry *c, const char *options);
 
+/*
+ * The environment and hosts a run covers (indices into m->hosts, in
+ * rollout order), from -e and --host.  -1 after printing why not.
+ */
+int select_hosts(const struct manifest *m, const struct host_opts *o,
+    const struct env **env, size_t **hosts, size_t *n);
+
+/*
+ * One host_run per selected host, each rendered for env e, with its SSH
+ * target set.  Free each with host_run_free, then the array.
+ */
+struct host_run *runs_prepare(const struct project *p, const struct env *e,
+    const size_t *hosts, size_t n);
+
+/* cmd_apply.c */
+int cmd_apply(const struct cmd_entry *self, int argc, char **argv);
+/* cmd_plan.c */
+int cmd_plan(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_validate.c */
 int cmd_validate(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_version.c */

@@ -19,7 +19,6 @@ static const char options_help[] =
 int
 cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 {
-	enum { OPT_REV = 256, OPT_WORKTREE, OPT_MANIFEST, OPT_NO_COLOR };
 	static const struct option longopts[] = {
 		{ "rev", required_argument, NULL, OPT_REV },
 		{ "worktree", no_argument, NULL, OPT_WORKTREE },

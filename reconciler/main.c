@@ -9,6 +9,11 @@
 #include "log.h"
 
 static const struct cmd_entry commands[] = {
+	{ "apply", "[-C DIR] [--rev REV] [-e ENV] [--host NAME]... [--json]",
+	    "Converge the hosts of an environment to a commit.", cmd_apply },
+	{ "plan", "[-C DIR] [--rev REV] [-e ENV] [--host NAME]... [--json] "
+	    "[--detailed-exitcode]",
+	    "Show what apply would change on each host.", cmd_plan },
 	{ "validate", "[-C DIR] [--rev REV | --worktree] [--manifest PATH]",
 	    "Check the manifest at a commit: syntax, types, references, "
 	    "variables, files.", cmd_validate },

@@ -75,3 +75,157 @@ cmd_help(const struct cmd_entry *c, const char *options)
 	    options);
 	return 0;
 }
+
+int
+host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
+    const char *arg)
+{
+	long ms;
+
+	switch (ch) {
+	case 'C':
+		o->p.dir = arg;
+		return 1;
+	case OPT_REV:
+		o->p.rev = arg;
+		return 1;
+	case OPT_MANIFEST:
+		o->p.manifest = arg;
+		return 1;
+	case 'e':
+		o->env = arg;
+		return 1;
+	case OPT_HOST:
+		o->hosts = xrealloc(o->hosts, (o->nhosts + 1) *
+		    sizeof(*o->hosts));
+		o->hosts[o->nhosts++] = arg;
+		return 1;
+	case 'i':
+		o->ssh.identity = arg;
+		return 1;
+	case OPT_KNOWN_HOSTS:
+		o->ssh.known_hosts = arg;
+		return 1;
+	case OPT_TIMEOUT:
+		if (parse_duration(arg, &ms) < 0 || ms <= 0) {
+			cmd_usage(c, "invalid --timeout '%s': write a duration "
+			    "such as 10s or 500ms", arg);
+			return -1;
+		}
+		o->ssh.timeout_ms = ms;
+		return 1;
+	case OPT_JSON:
+		o->json = 1;
+		return 1;
+	case 'q':
+		o->quiet = 1;
+		return 1;
+	case 'v':
+		o->verbose = 1;
+		return 1;
+	case OPT_NO_COLOR:
+		o->p.no_color = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+list_names(struct buf *b, const struct manifest *m, const struct env *e)
+{
+	size_t i;
+
+	for (i = 0; e ? i < e->nhosts : i < m->nenvs; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		buf_adds(b, e ? m->hosts[e->hosts[i]].name : m->envs[i].name);
+	}
+}
+
+int
+select_hosts(const struct manifest *m, const struct host_opts *o,
+    const struct env **env, size_t **hosts, size_t *n)
+{
+	struct buf names = BUF_INIT;
+	const struct env *e;
+	size_t i, j;
+
+	*hosts = NULL;
+	*n = 0;
+	if (o->env == NULL && m->nenvs > 1) {
+		list_names(&names, m, NULL);
+		fprintf(stderr, "tend: error: the manifest has %zu "
+		    "environments (%s): choose one with -e ENV\n", m->nenvs,
+		    names.data);
+		buf_free(&names);
+		return -1;
+	}
+	e = o->env ? manifest_env(m, o->env) : &m->envs[0];
+	if (e == NULL) {
+		list_names(&names, m, NULL);
+		fprintf(stderr, "tend: error: no environment '%s' in %s "
+		    "(there are: %s)\n", o->env, m->file, names.data);
+		buf_free(&names);
+		return -1;
+	}
+	*env = e;
+	*hosts = xcalloc(e->nhosts, sizeof(**hosts));
+	for (i = 0; i < e->nhosts; i++) {
+		if (o->nhosts == 0) {
+			(*hosts)[(*n)++] = e->hosts[i];
+			continue;
+		}
+		for (j = 0; j < o->nhosts; j++)
+			if (strcmp(o->hosts[j], m->hosts[e->hosts[i]].name) == 0)
+				break;
+		if (j < o->nhosts)
+			(*hosts)[(*n)++] = e->hosts[i];
+	}
+	for (j = 0; j < o->nhosts; j++) {
+		for (i = 0; i < e->nhosts; i++)
+			if (strcmp(o->hosts[j], m->hosts[e->hosts[i]].name) == 0)
+				break;
+		if (i == e->nhosts) {
+			list_names(&names, m, e);
+			fprintf(stderr, "tend: error: host '%s' is not in "
+			    "environment %s (its hosts: %s)\n", o->hosts[j],
+			    e->name, names.data);
+			buf_free(&names);
+			free(*hosts);
+			*hosts = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct host_run *
+runs_prepare(const struct project *p, const struct env *e,
+    const size_t *hosts, size_t n)
+{
+	struct host_run *runs = xcalloc(n ? n : 1, sizeof(*runs));
+	struct diags diags = DIAGS_INIT;
+	struct render_ctx rc;
+	size_t i;
+
+	rc.files = gitsrc_files(p->src);
+	rc.commit = gitsrc_commit(p->src);
+	for (i = 0; i < n; i++) {
+		struct host_run *r = &runs[i];
+		const struct host *h = &p->m->hosts[hosts[i]];
+
+		r->host = h;
+		r->target.name = h->name;
+		r->target.address = h->address.s;
+		r->target.port = h->port;
+		r->target.user = h->user;
+		r->target.host_key = h->host_key;
+		/* project_load rendered every host already: no errors. */
+		if (render_host(&r->d, p->m, e, h, &rc, &diags) < 0)
+			bug("host %s failed to render after validation",
+			    h->name);
+	}
+	diags_free(&diags);
+	return runs;
+}

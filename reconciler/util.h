@@ -40,4 +40,7 @@ int str_has_suffix(const char *s, const char *suffix);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 
+/* sha256 of data as 64 lower-case hex digits and a NUL. */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
 #endif

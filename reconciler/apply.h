@@ -1,0 +1,49 @@
+/*
+ * apply: carry out a host's plan in one remote command.  Everything the
+ * host needs travels in one stream: a script, then the bytes of every
+ * changed file, then the new record.  The script takes the on-host lock,
+ * writes each file beside its target, checks that the whole stream
+ * arrived, and only then renames files into place, makes directories and
+ * links, removes what is to go, and writes the record last.  A dropped
+ * connection before that point changes nothing; after it, each file is
+ * either old or new, never partial, and the next apply converges.
+ */
+#ifndef TEND_APPLY_H
+#define TEND_APPLY_H
+
+#include "plan.h"
+#include "ssh.h"
+
+struct apply_result {
+	int locked;			/* another tend holds the lock */
+	char **kept;			/* directories not removed: not empty */
+	size_t nkept;
+};
+
+/* What follows the script on the remote shell's stdin: file contents
+ * (borrowed from the desired state), the record, the end marker. */
+struct payload {
+	struct ssh_chunk *v;
+	size_t n, cap;
+	char *owned[3];			/* record, managed.sh, end marker */
+};
+
+/* Build the script and payload for plan p (pure; tested on data). */
+void apply_script(struct buf *script, struct payload *payload,
+    const struct host_plan *p, const char *app, const struct record *rec,
+    const char *holder, const char *nonce);
+void payload_free(struct payload *pl);
+
+/*
+ * Apply p on session c and write the record for commit.  Returns 0, or -1
+ * with err_set (res->locked tells a held lock apart).
+ */
+int apply_run(struct ssh *c, const struct host_plan *p,
+    const struct desired *d, const struct observed *o, const char *app,
+    const char *commit, struct apply_result *res);
+void apply_result_free(struct apply_result *r);
+
+/* "user@machine (pid N) at TIME": who holds the lock while tend applies. */
+char *apply_holder(const char *what);
+
+#endif

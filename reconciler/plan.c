@@ -1,0 +1,391 @@
+/* plan: desired state against observed state, per host. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+const char *
+act_symbol(enum act_op op)
+{
+	static const char *const s[] = { "+", "~", "-", ".", "!", "?" };
+
+	return s[op];
+}
+
+const char *
+act_name(enum act_op op)
+{
+	static const char *const s[] = { "create", "update", "delete",
+		"forget", "conflict", "skip" };
+
+	return s[op];
+}
+
+static struct action *
+add(struct host_plan *p, enum act_op op, enum res_kind kind, const char *key)
+{
+	struct action *a;
+
+	GROW(p->v, p->n + 1, p->cap);
+	a = &p->v[p->n++];
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->kind = kind;
+	a->key = key;
+	return a;
+}
+
+static const char *
+type_word(char t)
+{
+	switch (t) {
+	case 'f':
+		return "a file";
+	case 'd':
+		return "a directory";
+	case 'l':
+		return "a symbolic link";
+	default:
+		return "a special file";
+	}
+}
+
+static char
+kind_type(enum res_kind k)
+{
+	return k == RES_FILE ? 'f' : k == RES_DIRECTORY ? 'd' : 'l';
+}
+
+/* Owner or group as declared (name or id) against what is there. */
+static int
+same_user(const char *want, const char *name, unsigned id)
+{
+	char *end;
+	unsigned long v;
+
+	if (want == NULL)
+		return 1;
+	v = strtoul(want, &end, 10);
+	if (*want && *end == '\0')
+		return v == id;
+	return strcmp(want, name) == 0;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* Missing parents of path that no earlier action creates. */
+static char *
+missing_parents(const struct host_plan *p, const struct observed *o,
+    const char *path)
+{
+	struct buf b = BUF_INIT;
+	char *dir = xstrdup(path), *s;
+	size_t i;
+
+	while ((s = strrchr(dir, '/')) != NULL && s != dir) {
+		*s = '\0';
+		if (observed_find(o, dir))
+			break;
+		for (i = 0; i < p->n; i++)
+			if (p->v[i].kind == RES_DIRECTORY &&
+			    p->v[i].op == ACT_CREATE &&
+			    strcmp(p->v[i].key, dir) == 0)
+				break;
+		if (i < p->n)
+			break;
+		/* Collected bottom-up, shown top-down. */
+		if (b.len)
+			buf_insert(&b, 0, ", ");
+		buf_insert(&b, 0, dir);
+	}
+	free(dir);
+	return b.len ? buf_detach(&b, NULL) : NULL;
+}
+
+static void
+conflict(struct host_plan *p, struct action *a, const char *fmt,
+    const char *arg)
+{
+	a->op = ACT_CONFLICT;
+	a->why = xasprintf(fmt, arg);
+	p->conflicts++;
+}
+
+static void
+plan_present(struct host_plan *p, const struct rendered_res *rr,
+    const struct observed *o)
+{
+	const struct resource *res = rr->res;
+	const struct obs_entry *e = observed_find(o, rr->key);
+	const struct rec_res *rec = record_find(o->rec, res->kind, rr->key);
+	struct action *a = add(p, ACT_UPDATE, res->kind, rr->key);
+	char want = kind_type(res->kind);
+
+	a->rr = rr;
+	a->obs = e;
+	a->rec = rec;
+	if (res->kind == RES_FILE)
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, a->hash);
+	if (e == NULL) {
+		char *parent = xstrndup(rr->key, (size_t)(strrchr(rr->key,
+		    '/') - rr->key));
+
+		a->op = ACT_CREATE;
+		a->drift = rec != NULL;		/* tend made it; now gone */
+		a->parents = missing_parents(p, o, rr->key);
+		a->parent_missing = *parent && !observed_find(o, parent);
+		free(parent);
+		p->add++;
+		return;
+	}
+	if (e->type != want) {
+		conflict(p, a, "%s is on the host where the manifest declares "
+		    "this; tend does not replace it: remove or move it by "
+		    "hand, or change the manifest", type_word(e->type));
+		return;
+	}
+	if (res->kind == RES_FILE && strcmp(e->hash, a->hash) != 0)
+		a->changes |= CH_CONTENT;
+	if (res->kind == RES_SYMLINK &&
+	    strcmp(e->target ? e->target : "", rr->target) != 0)
+		a->changes |= CH_TARGET;
+	if (res->kind != RES_SYMLINK) {
+		if (e->mode != res->mode)
+			a->changes |= CH_MODE;
+		if (!same_user(res->owner, e->owner, e->uid))
+			a->changes |= CH_OWNER;
+		if (!same_user(res->group, e->group, e->gid))
+			a->changes |= CH_GROUP;
+	}
+	if (a->changes == 0) {
+		p->n--;			/* in sync: nothing to do */
+		return;
+	}
+	/* Drift: the manifest did not change this since tend last wrote
+	 * it, so the host did. */
+	if (rec)
+		a->drift = ((a->changes & CH_CONTENT) &&
+		    strcmp(rec->hash, a->hash) == 0) ||
+		    ((a->changes & CH_MODE) && rec->mode == res->mode) ||
+		    ((a->changes & CH_TARGET) && rec->target &&
+		    strcmp(rec->target, rr->target) == 0) ||
+		    ((a->changes & CH_OWNER) && same_str(rec->owner,
+		    res->owner)) ||
+		    ((a->changes & CH_GROUP) && same_str(rec->group,
+		    res->group));
+	p->change++;
+}
+
+static void
+plan_absent(struct host_plan *p, const struct rendered_res *rr,
+    const struct observed *o)
+{
+	const struct obs_entry *e = observed_find(o, rr->key);
+	struct action *a;
+
+	if (e == NULL)
+		return;
+	a = add(p, ACT_DELETE, rr->res->kind, rr->key);
+	a->rr = rr;
+	a->obs = e;
+	if (e->type != kind_type(rr->res->kind)) {
+		conflict(p, a, "it is %s on the host, not what the manifest "
+		    "declares absent; tend removes only what matches",
+		    type_word(e->type));
+		return;
+	}
+	p->remove++;
+}
+
+static int
+declared(const struct desired *d, const struct rec_res *r)
+{
+	size_t i;
+
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+
+		/* Declared absent counts: plan_absent removes it. */
+		if (rr->key == NULL || strcmp(rr->key, r->key) != 0)
+			continue;
+		/* One path, declared now as another kind: not a prune. */
+		if (rr->res->kind == r->kind || (res_kind_is_path(r->kind) &&
+		    res_kind_is_path(rr->res->kind)))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+cmp_prune(const void *x, const void *y)
+{
+	const struct action *a = x, *b = y;
+	size_t la = strlen(a->key), lb = strlen(b->key);
+
+	/* Files and links first, then directories, deepest first. */
+	if ((a->kind == RES_DIRECTORY) != (b->kind == RES_DIRECTORY))
+		return a->kind == RES_DIRECTORY ? 1 : -1;
+	if (la != lb)
+		return la > lb ? -1 : 1;
+	return strcmp(a->key, b->key);
+}
+
+static void
+plan_prune(struct host_plan *p, const struct desired *d,
+    const struct observed *o)
+{
+	size_t i, first = p->n;
+
+	if (o->rec == NULL)
+		return;
+	for (i = 0; i < o->rec->nres; i++) {
+		const struct rec_res *r = &o->rec->res[i];
+		const struct obs_entry *e;
+		struct action *a;
+
+		if (!res_kind_is_path(r->kind) || r->kind == RES_RELEASE ||
+		    declared(d, r))
+			continue;
+		if ((e = observed_find(o, r->key)) == NULL)
+			continue;	/* already gone */
+		a = add(p, ACT_DELETE, r->kind, r->key);
+		a->obs = e;
+		a->rec = r;
+		a->prune = 1;
+		if (!r->created) {
+			a->op = ACT_FORGET;
+			a->why = xstrdup("it was there before tend managed it");
+		} else if (e->type != kind_type(r->kind)) {
+			a->op = ACT_FORGET;
+			a->why = xasprintf("it is %s now, not what tend made",
+			    type_word(e->type));
+		} else {
+			p->remove++;
+		}
+	}
+	qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_prune);
+}
+
+static int
+record_matches(const struct desired *d, const struct observed *o,
+    const char *commit)
+{
+	size_t i, n = 0;
+
+	if (o->rec == NULL || o->rec->commit == NULL || o->rec->env == NULL ||
+	    strcmp(o->rec->commit, commit) != 0 ||
+	    strcmp(o->rec->env, d->env->name) != 0)
+		return 0;
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+
+		if (rr->key == NULL || rr->res->absent ||
+		    !res_kind_is_path(rr->res->kind) ||
+		    rr->res->kind == RES_RELEASE)
+			continue;
+		if (record_find(o->rec, rr->res->kind, rr->key) == NULL)
+			return 0;
+		n++;
+	}
+	return n == o->rec->nres;
+}
+
+void
+plan_build(struct host_plan *p, const struct desired *d,
+    const struct observed *o, const char *commit)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+		struct action *a;
+
+		if (rr->key == NULL)
+			continue;
+		switch (rr->res->kind) {
+		case RES_DIRECTORY:
+		case RES_FILE:
+		case RES_SYMLINK:
+			if (rr->res->absent)
+				plan_absent(p, rr, o);
+			else
+				plan_present(p, rr, o);
+			break;
+		default:
+			a = add(p, ACT_SKIP, rr->res->kind, rr->key);
+			a->rr = rr;
+			a->why = xstrdup("releases, services and commands are "
+			    "not converged by this version of tend");
+			p->skipped++;
+			break;
+		}
+	}
+	plan_prune(p, d, o);
+	p->record_stale = !record_matches(d, o, commit);
+}
+
+int
+plan_has_changes(const struct host_plan *p)
+{
+	return p->add + p->change + p->remove > 0;
+}
+
+void
+host_plan_free(struct host_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->v[i].parents);
+		free(p->v[i].why);
+		buf_free(&p->v[i].old);
+	}
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+struct record *
+plan_record(const struct desired *d, const struct observed *o,
+    const char *app, const char *commit, const char *last_good)
+{
+	struct record *out = xcalloc(1, sizeof(*out));
+	size_t i;
+
+	out->app = xstrdup(app);
+	out->env = xstrdup(d->env->name);
+	out->commit = xstrdup(commit);
+	out->last_good = xstrdup(last_good);
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+		const struct resource *res = rr->res;
+		const struct rec_res *prev;
+		struct rec_res r;
+
+		if (rr->key == NULL || res->absent ||
+		    !res_kind_is_path(res->kind) || res->kind == RES_RELEASE)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.kind = res->kind;
+		r.key = rr->key;
+		prev = record_find(o->rec, res->kind, rr->key);
+		/* Created by tend: absent before its first apply. */
+		r.created = prev ? prev->created :
+		    observed_find(o, rr->key) == NULL;
+		if (res->kind == RES_FILE)
+			sha256_hex(rr->content.data ? rr->content.data : "",
+			    rr->content.len, r.hash);
+		if (res->kind != RES_SYMLINK)
+			r.mode = res->mode;
+		r.owner = res->owner;
+		r.group = res->group;
+		r.target = rr->target;
+		record_add(out, &r);
+	}
+	return out;
+}

@@ -1,0 +1,363 @@
+/*
+ * probe: the remote script that reads a host's state and the parser for
+ * its output.  The output is a stream of NUL-terminated fields in
+ * sections, each opened by a field "=tend:NONCE:NAME" with a nonce made
+ * for this run, so no file name can be mistaken for a section header.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "log.h"
+#include "probe.h"
+#include "shell.h"
+
+void
+probe_nonce(char out[17])
+{
+	unsigned char r[8];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+void
+probe_script(struct buf *out, const char *app, char **paths, size_t n,
+    const char *nonce)
+{
+	size_t i;
+	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
+
+	sh_addf(out, "export LC_ALL=C\nS=%Q\nset --", dir);
+	for (i = 0; i < n; i++) {
+		buf_adds(out, i % 8 == 0 ? " \\\n  " : " ");
+		sh_quote(out, paths[i]);
+	}
+	/* managed.sh, written by tend's apply, adds what it recorded. */
+	buf_adds(out, "\n[ -r \"$S/managed.sh\" ] && . \"$S/managed.sh\"\n");
+	sh_addf(out, "sec() { printf '=tend:%s:%%s\\0' \"$1\"; }\n", nonce);
+	buf_adds(out,
+	    "sec stat\n"
+	    "for p do if [ -e \"$p\" ] || [ -L \"$p\" ]; then "
+	    "printf '%s\\0' \"$p\"; fi; done |\n"
+	    "  xargs -0 -r stat --printf '%n\\0%F\\0%a\\0%u\\0%g\\0%U\\0%G\\0%s\\0'"
+	    " -- 2>/dev/null\n"
+	    "sec hash\n"
+	    "for p do if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then "
+	    "printf '%s\\0' \"$p\"; fi; done |\n"
+	    "  xargs -0 -r sha256sum -z -- 2>/dev/null\n"
+	    "sec link\n"
+	    "for p do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; "
+	    "readlink -- \"$p\"; printf '\\0'; fi; done\n"
+	    "sec state\n"
+	    "cat \"$S/state.json\" 2>/dev/null; printf '\\0'\n"
+	    "sec end\n");
+	free(dir);
+}
+
+static size_t
+obs_index(const struct observed *o, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->v[i].path, path) == 0)
+			return i;
+	return o->n;
+}
+
+static struct obs_entry *
+obs_get(struct observed *o, const char *path)
+{
+	size_t i = obs_index(o, path);
+
+	return i < o->n ? &o->v[i] : NULL;
+}
+
+const struct obs_entry *
+observed_find(const struct observed *o, const char *path)
+{
+	size_t i = obs_index(o, path);
+
+	return i < o->n ? &o->v[i] : NULL;
+}
+
+static char
+type_letter(const char *f)
+{
+	if (strcmp(f, "regular file") == 0 ||
+	    strcmp(f, "regular empty file") == 0)
+		return 'f';
+	if (strcmp(f, "directory") == 0)
+		return 'd';
+	if (strcmp(f, "symbolic link") == 0)
+		return 'l';
+	return 'o';
+}
+
+static int
+parse_uint(const char *s, int base, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end;
+
+	if (*s == '\0' || *s == '-')
+		return -1;
+	*out = strtoull(s, &end, base);
+	return *end == '\0' && *out <= max ? 0 : -1;
+}
+
+int
+probe_parse(struct observed *o, const char *data, size_t len,
+    const char *nonce)
+{
+	char *hdr = xasprintf("=tend:%s:", nonce);
+	size_t hlen = strlen(hdr), off = 0, nf = 0, cap = 0, i;
+	const char **f = NULL;
+	const char *sec = NULL;
+	int rc = -1;
+
+	if (len == 0 || data[len - 1] != '\0') {
+		err_set("the probe's output was cut short");
+		goto done;
+	}
+	/* Split into fields; remember where sections start. */
+	while (off < len) {
+		GROW(f, nf + 1, cap);
+		f[nf++] = data + off;
+		off += strlen(data + off) + 1;
+	}
+	i = 0;
+	while (i < nf) {
+		if (strncmp(f[i], hdr, hlen) != 0) {
+			err_set("unexpected probe output at field %zu", i);
+			goto done;
+		}
+		sec = f[i++] + hlen;
+		if (strcmp(sec, "stat") == 0) {
+			for (; i + 8 <= nf && strncmp(f[i], hdr, hlen); i += 8) {
+				struct obs_entry e;
+				unsigned long long v[4];
+
+				memset(&e, 0, sizeof(e));
+				if (parse_uint(f[i + 2], 8, 07777, &v[0]) ||
+				    parse_uint(f[i + 3], 10, 0xffffffffu, &v[1]) ||
+				    parse_uint(f[i + 4], 10, 0xffffffffu, &v[2]) ||
+				    parse_uint(f[i + 7], 10, 1ULL << 62, &v[3])) {
+					err_set("malformed stat output for %s",
+					    f[i]);
+					goto done;
+				}
+				if (obs_get(o, f[i]))
+					continue;
+				e.path = xstrdup(f[i]);
+				e.type = type_letter(f[i + 1]);
+				e.mode = (unsigned)v[0];
+				e.uid = (unsigned)v[1];
+				e.gid = (unsigned)v[2];
+				e.owner = xstrdup(f[i + 5]);
+				e.group = xstrdup(f[i + 6]);
+				e.size = (long long)v[3];
+				GROW(o->v, o->n + 1, o->cap);
+				o->v[o->n++] = e;
+			}
+		} else if (strcmp(sec, "hash") == 0) {
+			for (; i < nf && strncmp(f[i], hdr, hlen); i++) {
+				struct obs_entry *e;
+
+				/* "HASH  PATH" */
+				if (strlen(f[i]) < 67 || f[i][64] != ' ' ||
+				    f[i][65] != ' ') {
+					err_set("malformed hash output");
+					goto done;
+				}
+				if ((e = obs_get(o, f[i] + 66)) != NULL) {
+					memcpy(e->hash, f[i], 64);
+					e->hash[64] = '\0';
+				}
+			}
+		} else if (strcmp(sec, "link") == 0) {
+			for (; i + 2 <= nf && strncmp(f[i], hdr, hlen); i += 2) {
+				struct obs_entry *e = obs_get(o, f[i]);
+				size_t tl = strlen(f[i + 1]);
+
+				if (e == NULL || e->target)
+					continue;
+				/* readlink ends the target with a newline */
+				if (tl > 0 && f[i + 1][tl - 1] == '\n')
+					tl--;
+				e->target = xstrndup(f[i + 1], tl);
+			}
+		} else if (strcmp(sec, "state") == 0) {
+			if (i < nf && strncmp(f[i], hdr, hlen) != 0) {
+				if (*f[i] && (o->rec = record_parse(f[i],
+				    strlen(f[i]))) == NULL)
+					o->rec_error = xstrdup(err_msg());
+				i++;
+			}
+		} else if (strcmp(sec, "end") == 0) {
+			rc = 0;
+			break;
+		} else {
+			err_set("unknown probe section '%s'", sec);
+			goto done;
+		}
+	}
+	if (rc < 0)
+		err_set("the probe's output ended early (a command missing on "
+		    "the host?)");
+done:
+	free(f);
+	free(hdr);
+	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Paths to probe: every declared path and the directories above it, so
+ * plan can say which parents an apply creates. */
+static char **
+probe_paths(const struct desired *d, size_t *n)
+{
+	char **v = NULL;
+	size_t cap = 0, i, j, k;
+
+	*n = 0;
+	for (i = 0; i < d->nres; i++) {
+		const char *key = d->res[i].key;
+		char *p;
+
+		if (key == NULL || !res_kind_is_path(d->res[i].res->kind))
+			continue;
+		GROW(v, *n + 1, cap);
+		v[(*n)++] = xstrdup(key);
+		p = xstrdup(key);
+		while ((k = (size_t)(strrchr(p, '/') - p)) > 0) {
+			p[k] = '\0';
+			GROW(v, *n + 1, cap);
+			v[(*n)++] = xstrdup(p);
+		}
+		free(p);
+	}
+	if (*n == 0)
+		return v;
+	qsort(v, *n, sizeof(*v), cmp_str);
+	for (i = j = 1; i < *n; i++) {
+		if (strcmp(v[i], v[j - 1]) == 0)
+			free(v[i]);
+		else
+			v[j++] = v[i];
+	}
+	*n = j;
+	return v;
+}
+
+int
+probe_run(struct ssh *c, const char *app, const struct desired *d,
+    struct observed *o)
+{
+	struct buf script = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+	struct ssh_chunk chunk;
+	char nonce[17];
+	char **paths;
+	size_t n, i;
+	int status = 0, rc = -1;
+
+	memset(o, 0, sizeof(*o));
+	probe_nonce(nonce);
+	paths = probe_paths(d, &n);
+	probe_script(&script, app, paths, n, nonce);
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	/* The script goes in on stdin: no argument length limit, and any
+	 * login shell passes "sh -s" on unchanged. */
+	chunk.data = script.data;
+	chunk.len = script.len;
+	if (ssh_exec(c, "sh -s", &chunk, 1, &out, &err, &status) < 0)
+		goto done;
+	if (status != 0 || probe_parse(o, out.data ? out.data : "", out.len,
+	    nonce) < 0) {
+		err_set("probing the host failed (exit %d): %s%s", status,
+		    status ? "" : err_msg(), err.len ? buf_str(&err) : "");
+		goto done;
+	}
+	rc = 0;
+done:
+	buf_free(&script);
+	buf_free(&out);
+	buf_free(&err);
+	return rc;
+}
+
+int
+probe_fetch(struct ssh *c, const char *const *paths, size_t n,
+    struct buf *contents)
+{
+	struct buf script = BUF_INIT, out = BUF_INIT;
+	struct ssh_chunk chunk;
+	size_t i, off = 0;
+	int status, rc = -1;
+
+	/* Each file's size on a line, then its bytes: binary-safe. */
+	buf_adds(&script, "set --");
+	for (i = 0; i < n; i++) {
+		buf_addch(&script, ' ');
+		sh_quote(&script, paths[i]);
+	}
+	buf_adds(&script, "\nfor p do s=$(wc -c <\"$p\" 2>/dev/null) || "
+	    "s=0; printf '%s\\n' \"$s\"; [ \"$s\" -gt 0 ] && head -c \"$s\" "
+	    "-- \"$p\"; done\n");
+	chunk.data = script.data;
+	chunk.len = script.len;
+	if (ssh_exec(c, "sh -s", &chunk, 1, &out, NULL, &status) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		char *nl = memchr(out.data + off, '\n', out.len - off);
+		unsigned long long sz;
+
+		if (nl == NULL) {
+			err_set("reading files from the host was cut short");
+			goto done;
+		}
+		*nl = '\0';
+		if (parse_uint(out.data + off, 10, out.len, &sz) < 0 ||
+		    sz > out.len - (size_t)(nl + 1 - out.data)) {
+			err_set("malformed file contents from the host");
+			goto done;
+		}
+		off = (size_t)(nl + 1 - out.data);
+		buf_add(&contents[i], out.data + off, (size_t)sz);
+		off += (size_t)sz;
+	}
+	rc = 0;
+done:
+	buf_free(&script);
+	buf_free(&out);
+	return rc;
+}
+
+void
+observed_free(struct observed *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++) {
+		free(o->v[i].path);
+		free(o->v[i].owner);
+		free(o->v[i].group);
+		free(o->v[i].target);
+	}
+	free(o->v);
+	record_free(o->rec);
+	free(o->rec_error);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,56 @@
+/*
+ * probe: what is on a host, in one round trip.  One remote script reads
+ * type, mode, owner, group, size and content hash of every path tend
+ * declares or recorded, symlink targets, and the on-host record.
+ * probe_script and probe_parse are pure (unit tested); probe_run sends
+ * the script over a session.
+ */
+#ifndef TEND_PROBE_H
+#define TEND_PROBE_H
+
+#include "buf.h"
+#include "record.h"
+#include "render.h"
+#include "ssh.h"
+
+#define PROBE_OUTPUT_MAX (64u * 1024 * 1024)
+
+struct obs_entry {
+	char *path;
+	char type;			/* 'f' file, 'd' dir, 'l' link, 'o' other */
+	unsigned mode;			/* permission bits */
+	unsigned uid, gid;
+	char *owner, *group;		/* names ("UNKNOWN" when none) */
+	long long size;
+	char hash[65];			/* files: sha256, hex */
+	char *target;			/* links */
+};
+
+struct observed {
+	struct obs_entry *v;		/* only paths that exist */
+	size_t n, cap;
+	struct record *rec;		/* NULL when tend never applied here */
+	char *rec_error;		/* why the record could not be read */
+};
+
+/* The script that probes paths (and what managed.sh lists) for app. */
+void probe_script(struct buf *out, const char *app, char **paths, size_t n,
+    const char *nonce);
+/* Parse a probe's output into o; -1 with err_set if it is malformed. */
+int probe_parse(struct observed *o, const char *data, size_t len,
+    const char *nonce);
+/* Probe what d declares, plus parent directories, on session c. */
+int probe_run(struct ssh *c, const char *app, const struct desired *d,
+    struct observed *o);
+const struct obs_entry *observed_find(const struct observed *o,
+    const char *path);
+void observed_free(struct observed *o);
+
+/* Read whole files (for diffs), one round trip; contents[i] for paths[i]. */
+int probe_fetch(struct ssh *c, const char *const *paths, size_t n,
+    struct buf *contents);
+
+/* A fresh random token, 16 hex digits, to frame remote output. */
+void probe_nonce(char out[17]);
+
+#endif

@@ -1,0 +1,228 @@
+/* record: the on-host state.json, in and out through jansson. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pwd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "record.h"
+
+static char *
+get_string(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+static int
+kind_from_name(const char *s, enum res_kind *out)
+{
+	int k;
+
+	for (k = RES_DIRECTORY; k <= RES_COMMAND; k++) {
+		if (strcmp(res_kind_name((enum res_kind)k), s) == 0) {
+			*out = (enum res_kind)k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct record *
+record_parse(const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *root, *list, *it;
+	struct record *r;
+	size_t i;
+
+	if ((root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		err_set("state.json is not valid JSON (line %d: %s)",
+		    jerr.line, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		err_set("state.json is not a JSON object");
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->app = get_string(root, "app");
+	r->env = get_string(root, "env");
+	r->commit = get_string(root, "commit");
+	r->last_good = get_string(root, "last_good");
+	r->applied_at = get_string(root, "applied_at");
+	r->applied_by = get_string(root, "applied_by");
+	list = json_object_get(root, "resources");
+	json_array_foreach(list, i, it) {
+		struct rec_res rr;
+		json_t *v;
+		const char *kind = json_string_value(json_object_get(it,
+		    "kind"));
+		const char *key = json_string_value(json_object_get(it, "key"));
+		const char *hash = json_string_value(json_object_get(it,
+		    "hash"));
+
+		memset(&rr, 0, sizeof(rr));
+		if (kind == NULL || key == NULL ||
+		    kind_from_name(kind, &rr.kind) < 0)
+			continue;	/* from a newer tend: not ours to judge */
+		rr.key = xstrdup(key);
+		if (hash && strlen(hash) == 64)
+			memcpy(rr.hash, hash, 65);
+		if (json_is_string(v = json_object_get(it, "mode")))
+			rr.mode = (unsigned)strtoul(json_string_value(v), NULL,
+			    8) & 07777;
+		rr.owner = get_string(it, "owner");
+		rr.group = get_string(it, "group");
+		rr.target = get_string(it, "target");
+		rr.created = json_is_true(json_object_get(it, "created"));
+		GROW(r->res, r->nres + 1, r->cap);
+		r->res[r->nres++] = rr;	/* takes the strings */
+	}
+	json_decref(root);
+	return r;
+}
+
+static void
+set_str(json_t *o, const char *key, const char *val)
+{
+	if (val)
+		json_object_set_new(o, key, json_string(val));
+}
+
+char *
+record_encode(const struct record *r)
+{
+	json_t *root = json_object(), *list = json_array();
+	char *text, *out;
+	size_t i;
+
+	json_object_set_new(root, "tend", json_integer(1));
+	set_str(root, "app", r->app);
+	set_str(root, "env", r->env);
+	set_str(root, "commit", r->commit);
+	set_str(root, "last_good", r->last_good);
+	set_str(root, "applied_at", r->applied_at);
+	set_str(root, "applied_by", r->applied_by);
+	for (i = 0; i < r->nres; i++) {
+		const struct rec_res *rr = &r->res[i];
+		json_t *o = json_object();
+
+		set_str(o, "kind", res_kind_name(rr->kind));
+		set_str(o, "key", rr->key);
+		if (rr->hash[0])
+			set_str(o, "hash", rr->hash);
+		if (rr->kind == RES_FILE || rr->kind == RES_DIRECTORY) {
+			char mode[8];
+
+			snprintf(mode, sizeof(mode), "%04o", rr->mode);
+			set_str(o, "mode", mode);
+		}
+		set_str(o, "owner", rr->owner);
+		set_str(o, "group", rr->group);
+		set_str(o, "target", rr->target);
+		json_object_set_new(o, "created", json_boolean(rr->created));
+		json_array_append_new(list, o);
+	}
+	json_object_set_new(root, "resources", list);
+	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (text == NULL)
+		bug("json_dumps failed");
+	out = xasprintf("%s\n", text);
+	free(text);
+	return out;
+}
+
+void
+record_add(struct record *r, const struct rec_res *res)
+{
+	struct rec_res *n;
+
+	GROW(r->res, r->nres + 1, r->cap);
+	n = &r->res[r->nres++];
+	*n = *res;
+	n->key = xstrdup(res->key);
+	n->owner = res->owner ? xstrdup(res->owner) : NULL;
+	n->group = res->group ? xstrdup(res->group) : NULL;
+	n->target = res->target ? xstrdup(res->target) : NULL;
+}
+
+const struct rec_res *
+record_find(const struct record *r, enum res_kind kind, const char *key)
+{
+	size_t i;
+
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < r->nres; i++)
+		if (r->res[i].kind == kind && strcmp(r->res[i].key, key) == 0)
+			return &r->res[i];
+	return NULL;
+}
+
+void
+record_free(struct record *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nres; i++) {
+		free(r->res[i].key);
+		free(r->res[i].owner);
+		free(r->res[i].group);
+		free(r->res[i].target);
+	}
+	free(r->res);
+	free(r->app);
+	free(r->env);
+	free(r->commit);
+	free(r->last_good);
+	free(r->applied_at);
+	free(r->applied_by);
+	free(r);
+}
+
+char *
+record_now(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	char when[32];
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return xstrdup(when);
+}
+
+char *
+record_whoami(void)
+{
+	char host[256] = "";
+	const char *user = getenv("USER");
+	struct passwd *pw;
+
+	if ((user == NULL || *user == '\0') && (pw = getpwuid(getuid())))
+		user = pw->pw_name;
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || !*host)
+		strcpy(host, "unknown");
+	return xasprintf("%s@%s", user && *user ? user : "unknown", host);
+}
+
+void
+record_stamp(struct record *r)
+{
+	free(r->applied_at);
+	free(r->applied_by);
+	r->applied_at = record_now();
+	r->applied_by = record_whoami();
+}

@@ -1,0 +1,56 @@
+/*
+ * rollout: the hosts of one run, each with its desired state, what the
+ * probe saw, its plan and its outcome, and the worker threads that handle
+ * them `parallel` at a time.
+ */
+#ifndef TEND_ROLLOUT_H
+#define TEND_ROLLOUT_H
+
+#include "apply.h"
+#include "plan.h"
+#include "ssh.h"
+
+enum host_state {
+	HOST_PENDING,
+	HOST_FAILED,		/* unreachable, refused, conflict, error */
+	HOST_LOCKED,		/* another tend holds the on-host lock */
+	HOST_PLANNED,		/* probed and planned */
+	HOST_IN_SYNC,		/* apply: nothing to do */
+	HOST_APPLIED		/* apply: changes made */
+};
+
+struct host_run {
+	const struct host *host;
+	struct ssh_target target;
+	struct desired d;
+	struct observed o;
+	struct host_plan plan;
+	struct apply_result ar;
+	enum host_state state;
+	char *error;			/* why it failed */
+	unsigned execs;			/* exec channels used */
+	long ms;			/* wall time on this host */
+};
+
+/* What rollout_host does on each host. */
+struct rollout_ctx {
+	const char *app;
+	const char *commit;
+	const struct ssh_opts *ssh;
+	int apply;			/* else only plan */
+	int fetch_old;			/* read old contents for diffs */
+	/* Called (serialised) when a host is done, for progress output. */
+	void (*done)(const struct host_run *r, void *arg);
+	void *done_arg;
+};
+
+/* Connect, probe, plan, and (ctx->apply) apply one host. */
+void rollout_host(struct host_run *r, void *ctx);
+
+/* Run fn on each of runs[0..n), at most parallel at once (threads). */
+void rollout_each(struct host_run *runs, size_t n, int parallel,
+    void (*fn)(struct host_run *run, void *arg), void *arg);
+void host_run_free(struct host_run *r);
+const char *host_state_name(enum host_state s);
+
+#endif

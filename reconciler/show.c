@@ -1,0 +1,320 @@
+/* show: human and JSON output of plans and applies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "diff.h"
+#include "log.h"
+#include "show.h"
+
+#define RED "\033[31m"
+#define GREEN "\033[32m"
+#define YELLOW "\033[33m"
+#define CYAN "\033[36m"
+#define BOLD "\033[1m"
+#define RESET "\033[0m"
+
+void
+show_summarize(struct summary *s, const struct host_run *runs, size_t n)
+{
+	size_t i, j;
+
+	memset(s, 0, sizeof(*s));
+	s->hosts = n;
+	for (i = 0; i < n; i++) {
+		const struct host_plan *p = &runs[i].plan;
+
+		if (runs[i].state == HOST_FAILED ||
+		    runs[i].state == HOST_LOCKED) {
+			s->hosts_failed++;
+			continue;
+		}
+		s->add += p->add;
+		s->change += p->change;
+		s->remove += p->remove;
+		s->conflicts += p->conflicts;
+		for (j = 0; j < p->n; j++)
+			s->drift += p->v[j].drift;
+		if (plan_has_changes(p))
+			s->hosts_changed++;
+	}
+}
+
+void
+show_heading(FILE *out, const struct run_info *ri, size_t nhosts)
+{
+	fprintf(out, "%stend %s%s  %s @ %.7s \"%s\"  env %s (%zu host%s)\n\n",
+	    color(BOLD), ri->command, color(RESET), ri->m->app, ri->commit,
+	    ri->subject, ri->env->name, nhosts, nhosts == 1 ? "" : "s");
+}
+
+static const char *
+op_color(enum act_op op)
+{
+	switch (op) {
+	case ACT_CREATE:
+		return GREEN;
+	case ACT_UPDATE:
+		return YELLOW;
+	case ACT_DELETE:
+	case ACT_CONFLICT:
+		return RED;
+	default:
+		return "";
+	}
+}
+
+/* "(content, mode 0644 -> 0640)" and friends. */
+static void
+describe(struct buf *b, const struct action *a)
+{
+	const struct resource *res = a->rr ? a->rr->res : NULL;
+	const struct obs_entry *e = a->obs;
+	const char *sep = "";
+
+	switch (a->op) {
+	case ACT_CREATE:
+		if (a->kind == RES_FILE)
+			buf_addf(b, "%zu bytes, mode %04o", a->rr->content.len,
+			    res->mode);
+		else if (a->kind == RES_DIRECTORY)
+			buf_addf(b, "mode %04o", res->mode);
+		else if (a->kind == RES_SYMLINK)
+			buf_addf(b, "-> %s", a->rr->target);
+		if (a->parents)
+			buf_addf(b, "; creates %s", a->parents);
+		break;
+	case ACT_UPDATE:
+		if (a->changes & CH_CONTENT) {
+			buf_adds(b, "content");
+			sep = ", ";
+		}
+		if (a->changes & CH_TARGET) {
+			buf_addf(b, "%starget %s -> %s", sep,
+			    e->target ? e->target : "?", a->rr->target);
+			sep = ", ";
+		}
+		if (a->changes & CH_MODE) {
+			buf_addf(b, "%smode %04o -> %04o", sep, e->mode,
+			    res->mode);
+			sep = ", ";
+		}
+		if (a->changes & CH_OWNER) {
+			buf_addf(b, "%sowner %s -> %s", sep, e->owner,
+			    res->owner);
+			sep = ", ";
+		}
+		if (a->changes & CH_GROUP)
+			buf_addf(b, "%sgroup %s -> %s", sep, e->group,
+			    res->group);
+		break;
+	case ACT_DELETE:
+		buf_adds(b, a->prune ? "no longer in the manifest" :
+		    "state: absent");
+		break;
+	case ACT_FORGET:
+		buf_addf(b, "no longer in the manifest; left in place: %s",
+		    a->why);
+		break;
+	case ACT_CONFLICT:
+	case ACT_SKIP:
+		buf_adds(b, a->why);
+		break;
+	}
+}
+
+static void
+show_content_change(FILE *out, const struct action *a)
+{
+	const struct buf *nw = &a->rr->content;
+	struct buf d = BUF_INIT;
+	size_t off = 0;
+
+	if (!a->have_old) {
+		fprintf(out, "      content changed (%lld -> %zu bytes)\n",
+		    a->obs->size, nw->len);
+		return;
+	}
+	if (!diff_is_text(a->old.data ? a->old.data : "", a->old.len) ||
+	    !diff_is_text(nw->data ? nw->data : "", nw->len)) {
+		fprintf(out, "      binary, %zu -> %zu bytes\n", a->old.len,
+		    nw->len);
+		return;
+	}
+	if (diff_unified(&d, buf_str(&a->old), a->old.len,
+	    buf_str(nw), nw->len, "      ") < 0) {
+		fprintf(out, "      content changed (%zu -> %zu bytes; too "
+		    "long to show a diff)\n", a->old.len, nw->len);
+		return;
+	}
+	while (off < d.len) {
+		const char *line = d.data + off;
+		size_t len = strcspn(line, "\n");
+		const char *c = line[6] == '-' ? RED : line[6] == '+' ? GREEN :
+		    line[6] == '@' ? CYAN : "";
+
+		fprintf(out, "%s%.*s%s\n", color(c), (int)len, line,
+		    *c ? color(RESET) : "");
+		off += len + 1;
+	}
+	buf_free(&d);
+}
+
+void
+show_host(FILE *out, const struct host_run *r, int diffs)
+{
+	const struct host_plan *p = &r->plan;
+	size_t i;
+
+	fprintf(out, "%s%s%s (%s)", color(BOLD), r->host->name, color(RESET),
+	    r->host->address.s);
+	if (r->state == HOST_FAILED || r->state == HOST_LOCKED) {
+		fprintf(out, "  %s%s%s: %s\n", color(RED),
+		    r->state == HOST_LOCKED ? "locked" : "failed",
+		    color(RESET), r->error);
+		/* Its plan, if any, was not carried out: show only what
+		 * stopped it. */
+		if (p->conflicts == 0)
+			return;
+	} else if (p->n == 0) {
+		fprintf(out, "  %sin sync%s\n", color(GREEN), color(RESET));
+		return;
+	} else if (r->state == HOST_APPLIED) {
+		fprintf(out, "  %sapplied%s in %.1fs\n", color(GREEN),
+		    color(RESET), (double)r->ms / 1000);
+	} else {
+		fputc('\n', out);
+	}
+	for (i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+		struct buf b = BUF_INIT;
+
+		describe(&b, a);
+		fprintf(out, "  %s%s %s %s%s  (%s)%s\n", color(op_color(a->op)),
+		    act_symbol(a->op), res_kind_name(a->kind), a->key,
+		    color(RESET), buf_str(&b), a->drift ? "  drift: changed "
+		    "on the host" : "");
+		if (diffs && a->op == ACT_UPDATE && (a->changes & CH_CONTENT))
+			show_content_change(out, a);
+		buf_free(&b);
+	}
+	for (i = 0; i < r->ar.nkept; i++)
+		fprintf(out, "  note: directory %s kept: it is not empty\n",
+		    r->ar.kept[i]);
+}
+
+void
+show_summary_line(FILE *out, const struct run_info *ri,
+    const struct summary *s)
+{
+	int apply = strcmp(ri->command, "apply") == 0;
+
+	fprintf(out, "\n%s%s: %zu %s, %zu %s, %zu %s",
+	    color(BOLD), apply ? "Applied" : "Plan", s->add,
+	    apply ? "added" : "to add", s->change,
+	    apply ? "changed" : "to change", s->remove,
+	    apply ? "removed" : "to remove");
+	if (s->drift)
+		fprintf(out, " (%zu drift)", s->drift);
+	fprintf(out, ", on %zu of %zu host%s.%s\n", s->hosts_changed, s->hosts,
+	    s->hosts == 1 ? "" : "s", color(RESET));
+	if (s->conflicts)
+		fprintf(out, "%s%zu conflict%s: those hosts are not touched "
+		    "until resolved.%s\n", color(RED), s->conflicts,
+		    s->conflicts == 1 ? "" : "s", color(RESET));
+	if (s->hosts_failed)
+		fprintf(out, "%s%zu host%s failed.%s\n", color(RED),
+		    s->hosts_failed, s->hosts_failed == 1 ? "" : "s",
+		    color(RESET));
+}
+
+static json_t *
+action_json(const struct action *a, int with_diff)
+{
+	json_t *o = json_object(), *ch = json_array();
+	struct buf b = BUF_INIT;
+
+	json_object_set_new(o, "op", json_string(act_name(a->op)));
+	json_object_set_new(o, "kind", json_string(res_kind_name(a->kind)));
+	json_object_set_new(o, "key", json_string(a->key));
+	if (a->changes & CH_CONTENT)
+		json_array_append_new(ch, json_string("content"));
+	if (a->changes & CH_TARGET)
+		json_array_append_new(ch, json_string("target"));
+	if (a->changes & CH_MODE)
+		json_array_append_new(ch, json_string("mode"));
+	if (a->changes & CH_OWNER)
+		json_array_append_new(ch, json_string("owner"));
+	if (a->changes & CH_GROUP)
+		json_array_append_new(ch, json_string("group"));
+	json_object_set_new(o, "changes", ch);
+	json_object_set_new(o, "drift", json_boolean(a->drift));
+	json_object_set_new(o, "prune", json_boolean(a->prune));
+	describe(&b, a);
+	json_object_set_new(o, "detail", json_string(buf_str(&b)));
+	buf_reset(&b);
+	if (with_diff && a->have_old && (a->changes & CH_CONTENT) &&
+	    diff_is_text(buf_str(&a->old), a->old.len) &&
+	    diff_is_text(buf_str(&a->rr->content),
+	    a->rr->content.len) &&
+	    diff_unified(&b, buf_str(&a->old), a->old.len,
+	    buf_str(&a->rr->content), a->rr->content.len,
+	    "") == 0)
+		json_object_set_new(o, "diff", json_string(buf_str(&b)));
+	else
+		json_object_set_new(o, "diff", json_null());
+	buf_free(&b);
+	return o;
+}
+
+void
+show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
+    size_t n)
+{
+	json_t *root = json_object(), *hosts = json_array(), *sum;
+	struct summary s;
+	size_t i, j;
+	char *text;
+
+	json_object_set_new(root, "tend", json_integer(1));
+	json_object_set_new(root, "command", json_string(ri->command));
+	json_object_set_new(root, "app", json_string(ri->m->app));
+	json_object_set_new(root, "env", json_string(ri->env->name));
+	json_object_set_new(root, "commit", json_string(ri->commit));
+	json_object_set_new(root, "subject", json_string(ri->subject));
+	for (i = 0; i < n; i++) {
+		const struct host_run *r = &runs[i];
+		json_t *h = json_object(), *acts = json_array();
+		const char *status = host_state_name(r->state);
+
+		if (r->state == HOST_PLANNED)
+			status = plan_has_changes(&r->plan) ? "changes" :
+			    "in_sync";
+		json_object_set_new(h, "name", json_string(r->host->name));
+		json_object_set_new(h, "address",
+		    json_string(r->host->address.s));
+		json_object_set_new(h, "status", json_string(status));
+		json_object_set_new(h, "error", r->error ?
+		    json_string(r->error) : json_null());
+		for (j = 0; j < r->plan.n; j++)
+			json_array_append_new(acts,
+			    action_json(&r->plan.v[j], 1));
+		json_object_set_new(h, "actions", acts);
+		json_array_append_new(hosts, h);
+	}
+	json_object_set_new(root, "hosts", hosts);
+	show_summarize(&s, runs, n);
+	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "add", (json_int_t)s.add, "change", (json_int_t)s.change,
+	    "remove", (json_int_t)s.remove, "drift", (json_int_t)s.drift,
+	    "conflicts", (json_int_t)s.conflicts,
+	    "hosts", (json_int_t)s.hosts,
+	    "hosts_changed", (json_int_t)s.hosts_changed,
+	    "hosts_failed", (json_int_t)s.hosts_failed);
+	json_object_set_new(root, "summary", sum);
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fprintf(out, "%s\n", text);
+	free(text);
+	json_decref(root);
+}
