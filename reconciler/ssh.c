@@ -468,10 +468,12 @@ struct ssh *
 ssh_connect(const struct ssh_target *t, const struct ssh_opts *o)
 {
 	struct ssh *c = xcalloc(1, sizeof(*c));
-	const char *hostkeys = "ssh-ed25519,ecdsa-sha2-nistp256,"
-	    "ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
-	    "rsa-sha2-256,ssh-rsa";
-	char *pref = NULL;
+	/* Only types this libssh2 knows: it mishandles unknown names. */
+	static const char *const hostkeys[] = { "ssh-ed25519",
+		"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+		"ecdsa-sha2-nistp521", "ssh-rsa" };
+	struct buf pref = BUF_INIT;
+	size_t i, plen = 0;
 	int rc;
 
 	c->t = t;
@@ -488,12 +490,21 @@ ssh_connect(const struct ssh_target *t, const struct ssh_opts *o)
 	libssh2_session_set_timeout(c->s, c->timeout_ms);
 	/* Ask for the pinned key's type first, so the pin can match. */
 	if (t->host_key) {
-		pref = xasprintf("%.*s,%s", (int)strcspn(t->host_key, " "),
-		    t->host_key, hostkeys);
-		hostkeys = pref;
+		plen = strcspn(t->host_key, " ");
+		for (i = 0; i < ARRAY_SIZE(hostkeys); i++)
+			if (strlen(hostkeys[i]) == plen &&
+			    strncmp(hostkeys[i], t->host_key, plen) == 0)
+				buf_adds(&pref, hostkeys[i]);
 	}
-	libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, hostkeys);
-	free(pref);
+	for (i = 0; i < ARRAY_SIZE(hostkeys); i++) {
+		if (pref.len && strcmp(pref.data, hostkeys[i]) == 0)
+			continue;
+		if (pref.len)
+			buf_addch(&pref, ',');
+		buf_adds(&pref, hostkeys[i]);
+	}
+	libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, pref.data);
+	buf_free(&pref);
 	if ((rc = libssh2_session_handshake(c->s, c->fd)) != 0) {
 		err_set("SSH handshake with %s port %d failed: %s",
 		    t->address, t->port, rc == LIBSSH2_ERROR_TIMEOUT ?

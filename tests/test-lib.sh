@@ -85,3 +85,24 @@ test_git_init() {
 test_commit() {
 	git -C "$1" add -A && git -C "$1" commit -q -m "$2"
 }
+
+# test_hosts N: start N real systemd hosts (host1 at 127.0.0.2, ...) for
+# this script, stopped when it exits.  Sets HOSTS (their directory) and
+# TEND_SSH, the options that make tend use their key and known_hosts.
+test_hosts() {
+	HOSTS=$TRASH/hosts
+	test_atexit "'$TEST_ROOT/scripts/testhosts' stop --dir '$HOSTS'"
+	if ! "$TEST_ROOT/scripts/testhosts" start "$1" --dir "$HOSTS" >"$TRASH/.hosts.log" 2>&1; then
+		cat "$TRASH/.hosts.log"
+		echo "Bail out! the test hosts did not start"
+		exit 1
+	fi
+	TEND_SSH="-i $HOSTS/id_ed25519 --known-hosts $HOSTS/known_hosts"
+}
+
+# on_host NAME COMMAND...: run a shell command on a test host.
+on_host() {
+	h=$1
+	shift
+	ssh -F "$HOSTS/ssh_config" -n "$h" "$@"
+}
