@@ -129,6 +129,13 @@ err_set(const char *fmt, ...)
 	return -1;
 }
 
+void
+err_clear(void)
+{
+	free(last_error);
+	last_error = NULL;
+}
+
 const char *
 err_msg(void)
 {

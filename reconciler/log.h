@@ -31,6 +31,8 @@ NORETURN void bug(const char *fmt, ...) PRINTF_LIKE(1, 2);
 int err_set(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* The thread's last error message, "" if none; valid until the next set. */
 const char *err_msg(void);
+/* Forget the thread's message; a thread calls this before it ends. */
+void err_clear(void);
 
 /* Colour: on only for a TTY, never with NO_COLOR or --no-color. */
 void color_init(int fd, int disabled);

@@ -26,8 +26,10 @@ worker(void *p)
 		pthread_mutex_lock(&pool->mu);
 		i = pool->next++;
 		pthread_mutex_unlock(&pool->mu);
-		if (i >= pool->n)
+		if (i >= pool->n) {
+			err_clear();
 			return NULL;
+		}
 		pool->fn(&pool->runs[i], pool->arg);
 	}
 }
