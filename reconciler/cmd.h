@@ -98,6 +98,9 @@ struct project {
 int project_load(struct project *p, const struct project_opts *o,
     struct diags *diags);
 void project_free(struct project *p);
+/* Print why project_load failed: every diagnostic and a count, or the
+ * one message. */
+void project_report(const struct project *p, struct diags *diags);
 
 /* Print "tend NAME: message" and the usage line to stderr; returns 1. */
 int cmd_usage(const struct cmd_entry *c, const char *fmt, ...)

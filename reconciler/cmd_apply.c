@@ -68,13 +68,7 @@ cmd_apply(const struct cmd_entry *self, int argc, char **argv)
 		log_init(LOG_VERBOSE);
 	color_init(1, o.p.no_color || o.json);
 	if (project_load(&p, &o.p, &diags) < 0) {
-		if (diags.n) {
-			diags_print(&diags, stderr);
-			fprintf(stderr, "%s: %zu error%s; no host was touched\n",
-			    p.manifest_path, diags.n, diags.n == 1 ? "" : "s");
-		} else {
-			fprintf(stderr, "tend: error: %s\n", err_msg());
-		}
+		project_report(&p, &diags);
 		goto done;
 	}
 	if (select_hosts(p.m, &o, &env, &hosts, &n) < 0)

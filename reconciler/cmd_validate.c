@@ -77,12 +77,8 @@ cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 			    p.m->nenvs, p.m->nenvs == 1 ? "" : "s",
 			    p.m->nhosts, p.m->nhosts == 1 ? "" : "s",
 			    p.m->nres, p.m->nres == 1 ? "" : "s");
-	} else if (diags.n > 0) {
-		diags_print(&diags, stderr);
-		fprintf(stderr, "%s: %zu error%s; no host was touched\n",
-		    p.manifest_path, diags.n, diags.n == 1 ? "" : "s");
 	} else {
-		fprintf(stderr, "tend: error: %s\n", err_msg());
+		project_report(&p, &diags);
 	}
 	diags_free(&diags);
 	project_free(&p);

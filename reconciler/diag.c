@@ -12,6 +12,10 @@ diags_add(struct diags *d, const char *file, int line, int col,
 	struct diag *g;
 	va_list ap;
 
+	if (d->n >= DIAGS_MAX) {
+		d->dropped++;
+		return;
+	}
 	GROW(d->v, d->n + 1, d->cap);
 	g = &d->v[d->n++];
 	g->file = xstrdup(file);
@@ -37,10 +41,32 @@ diag_cmp(const void *a, const void *b)
 	return strcmp(x->msg, y->msg);
 }
 
-void
+/* A message as one safe line: control bytes escaped, length bounded, so
+ * a value echoed from a hostile manifest cannot forge output. */
+static void
+print_msg(FILE *out, const char *msg)
+{
+	size_t n = 0;
+
+	for (; *msg && n < 400; msg++, n++) {
+		unsigned char ch = (unsigned char)*msg;
+
+		if (ch == '\n')
+			fputs("\\n", out);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\x%02x", ch);
+		else
+			fputc(ch, out);
+	}
+	if (*msg)
+		fputs("...", out);
+	fputc('\n', out);
+}
+
+size_t
 diags_print(struct diags *d, FILE *out)
 {
-	size_t i;
+	size_t i, printed = 0;
 
 	/* Stable order, so output is the same from run to run. */
 	qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
@@ -50,11 +76,17 @@ diags_print(struct diags *d, FILE *out)
 		if (i > 0 && diag_cmp(g, &d->v[i - 1]) == 0)
 			continue;
 		if (g->line > 0)
-			fprintf(out, "%s:%d:%d: error: %s\n", g->file, g->line,
-			    g->col, g->msg);
+			fprintf(out, "%s:%d:%d: error: ", g->file, g->line,
+			    g->col);
 		else
-			fprintf(out, "%s: error: %s\n", g->file, g->msg);
+			fprintf(out, "%s: error: ", g->file);
+		print_msg(out, g->msg);
+		printed++;
 	}
+	if (d->dropped)
+		fprintf(out, "... and %zu more error%s not shown\n", d->dropped,
+		    d->dropped == 1 ? "" : "s");
+	return printed + d->dropped;
 }
 
 void
@@ -68,5 +100,5 @@ diags_free(struct diags *d)
 	}
 	free(d->v);
 	d->v = NULL;
-	d->n = d->cap = 0;
+	d->n = d->cap = d->dropped = 0;
 }

@@ -17,17 +17,22 @@ struct diag {
 	char *msg;		/* owned */
 };
 
+/* At most this many are kept; the rest are only counted. */
+#define DIAGS_MAX 200
+
 struct diags {
 	struct diag *v;
 	size_t n, cap;
+	size_t dropped;			/* past DIAGS_MAX */
 };
 
-#define DIAGS_INIT { NULL, 0, 0 }
+#define DIAGS_INIT { NULL, 0, 0, 0 }
 
 void diags_add(struct diags *d, const char *file, int line, int col,
     const char *fmt, ...) PRINTF_LIKE(5, 6);
-/* Sort by file, line, column, drop exact duplicates, print each. */
-void diags_print(struct diags *d, FILE *out);
+/* Sort by file, line, column, drop exact duplicates, print each with
+ * control characters escaped; returns how many lines it printed. */
+size_t diags_print(struct diags *d, FILE *out);
 void diags_free(struct diags *d);
 
 #endif

@@ -134,6 +134,8 @@ src_stat(void *ctx, const char *path)
 {
 	struct gitsrc *src = ctx;
 
+	if (check_repo_path(path) != NULL)
+		return FT_MISSING;	/* nothing outside the project */
 	if (src->worktree)
 		return wt_stat(src, path);
 	return tree_walk(src, path, NULL);
@@ -146,6 +148,8 @@ src_read(void *ctx, const char *path, struct buf *out)
 	enum file_type ft;
 	git_blob *blob = NULL;
 
+	if (check_repo_path(path) != NULL)
+		return err_set("%s: not a path inside the project", path);
 	if (src->worktree) {
 		char *full;
 		FILE *f;
@@ -299,6 +303,13 @@ gitsrc_open(const char *dir, const char *rev, int worktree)
 		}
 		if (realpath(workdir, workreal) == NULL) {
 			err_set("%s: %s", workdir, strerror(errno));
+			goto fail;
+		}
+		if (strncmp(real, workreal, strlen(workreal)) != 0 ||
+		    (real[strlen(workreal)] != '/' &&
+		    real[strlen(workreal)] != '\0')) {
+			err_set("%s is outside the work tree of its repository "
+			    "(%s)", dir, workreal);
 			goto fail;
 		}
 		prefix = real + strlen(workreal);

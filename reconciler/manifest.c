@@ -4,6 +4,7 @@
  * points at the offending key or value.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +72,16 @@ suggest(const char *word, const char *const *cands, size_t n)
 
 		if (cands[i] == NULL)
 			continue;
+		/* Far apart in length: no typo, and no need to compare. */
+		if (len > 64 || strlen(cands[i]) > len + 2 ||
+		    strlen(cands[i]) + 2 < len) {
+			if (len >= 4 && strncmp(word, cands[i], 4) == 0 &&
+			    len <= 64 && 2 < bestd) {
+				bestd = 2;
+				best = cands[i];
+			}
+			continue;
+		}
 		d = str_distance(word, cands[i]);
 		/* A long shared start is a likely typo too: retry, retries. */
 		if (d > 2 && len >= 4 && strncmp(word, cands[i], 4) == 0)
@@ -162,7 +173,7 @@ sval_set(struct sval *sv, const struct ynode *n)
 	sv->s = xstrndup(n->value, n->len);
 	sv->pos.line = n->line;
 	sv->pos.col = n->col;
-	sv->exact = (n->quoted == 2 || strchr(n->value, '\n')) ? -1 : 0;
+	sv->exact = n->exact ? 0 : -1;
 	sv->quote = n->quoted == 1;
 }
 
@@ -229,11 +240,21 @@ get_int(struct ctx *c, const struct ynode *map, const char *key, long min,
 		    ynode_describe(n));
 		return 0;
 	}
-	v = strtol(n->value, &end, 0);
+	/* YAML 1.2: decimal (leading zeros too), 0o octal, 0x hex. */
+	errno = 0;
 	if (str_has_prefix(n->value, "0o"))
 		v = strtol(n->value + 2, &end, 8);
+	else if (str_has_prefix(n->value, "0x"))
+		v = strtol(n->value + 2, &end, 16);
+	else
+		v = strtol(n->value, &end, 10);
+	if (errno == ERANGE)
+		v = *n->value == '-' ? LONG_MIN : LONG_MAX;
 	if (*end != '\0' || v < min || v > max) {
-		if (max == INT_MAX)
+		if (max == INT_MAX && min == INT_MIN)
+			ERR(c, n, "'%s' is out of range (got %s)", key,
+			    n->value);
+		else if (max == INT_MAX)
 			ERR(c, n, "'%s' must be at least %ld (got %s)", key,
 			    min, n->value);
 		else
@@ -373,54 +394,6 @@ get_user(struct ctx *c, const struct ynode *map, const char *key)
 		return NULL;
 	}
 	return xstrdup(n->value);
-}
-
-const char *
-check_host_path(const char *p)
-{
-	const char *s;
-
-	if (*p != '/')
-		return "must be an absolute path (starting with '/')";
-	if (strcmp(p, "/") == 0)
-		return "is the root directory, which tend does not manage";
-	for (s = p; *s; ) {
-		size_t len;
-
-		s++;	/* past '/' */
-		len = strcspn(s, "/");
-		if (len == 0 || (len == 1 && s[0] == '.') ||
-		    (len == 2 && s[0] == '.' && s[1] == '.'))
-			return "must be normalised (no '//', '.' or '..' "
-			    "components, no trailing '/')";
-		s += len;
-	}
-	return NULL;
-}
-
-const char *
-check_repo_path(const char *p)
-{
-	const char *s = p;
-
-	if (*p == '\0')
-		return "is empty";
-	if (*p == '/')
-		return "must be relative to the project root, not absolute";
-	for (;;) {
-		size_t len = strcspn(s, "/");
-
-		if (len == 2 && s[0] == '.' && s[1] == '.')
-			return "leaves the project root ('..' is not allowed)";
-		if (len == 0 || (len == 1 && s[0] == '.'))
-			return "must be normalised (no '//' or '.' "
-			    "components, no trailing '/')";
-		s += len;
-		if (*s == '\0')
-			break;
-		s++;
-	}
-	return NULL;
 }
 
 static void
@@ -566,8 +539,8 @@ parse_host(struct ctx *c, const struct ynode *k, const struct ynode *v,
 	if (ynode_get(v, "address") == NULL)
 		missing(c, v, "address", what);
 	else if (get_str(c, v, "address", &h->address) &&
-	    (h->address.s[0] == '\0' ||
-	    strpbrk(h->address.s, " \t\r\n") != NULL))
+	    (h->address.s[0] == '\0' || h->address.s[0] == '-' ||
+	    strpbrk(h->address.s, " \t\r\n\f\v") != NULL))
 		error_at(c, h->address.pos.line, h->address.pos.col,
 		    "invalid address '%s': give a DNS name or an IP address",
 		    h->address.s);
@@ -666,8 +639,8 @@ env_add_target(struct ctx *c, const struct ynode *it, void *arg)
 			}
 		}
 	}
-	if (found)
-		return;
+	if (found || m->nhosts == 0)
+		return;		/* no hosts at all: reported once, there */
 	cands = xcalloc(m->nhosts + c->ngroups + 1, sizeof(*cands));
 	for (i = 0; i < m->nhosts; i++)
 		cands[i] = m->hosts[i].name;
@@ -811,8 +784,16 @@ parse_state(struct ctx *c, const struct ynode *map, struct resource *r)
 static int
 match_unit(const char *s)
 {
-	return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
-	    "tuvwxyz0123456789@._:-") == strlen(s);
+	/* No leading '-': a name must never read as a systemctl option. */
+	return isalnum((unsigned char)*s) && strspn(s, "ABCDEFGHIJKLMNOPQRS"
+	    "TUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@._:-") == strlen(s);
+}
+
+/* hello and hello.service name one unit. */
+static size_t
+unit_len(const char *s)
+{
+	return str_has_suffix(s, ".service") ? strlen(s) - 8 : strlen(s);
 }
 
 static void
@@ -872,10 +853,17 @@ parse_kind_fields(struct ctx *c, const struct ynode *map, struct resource *r,
 		if (!get_str(c, map, "run", &r->run) && !r->absent &&
 		    !ynode_get(map, "run"))
 			missing(c, map, "run", what);
+		else if (r->run.s && r->run.s[strspn(r->run.s, " \t\n")] ==
+		    '\0')
+			error_at(c, r->run.pos.line, r->run.pos.col,
+			    "'run' is empty: give the command to run");
 		if (get_str(c, map, "cwd", &r->cwd))
 			check_path_value(c, &r->cwd, "cwd", 0);
 		get_str(c, map, "unless", &r->unless);
-		get_duration(c, map, "timeout", &r->timeout_ms);
+		if (get_duration(c, map, "timeout", &r->timeout_ms) &&
+		    r->timeout_ms == 0)
+			ERR(c, ynode_get(map, "timeout"), "'timeout' must be "
+			    "more than 0 (leave it out for no timeout)");
 		if ((n = ynode_get(map, "on_change")) != NULL)
 			parse_name_list(c, n, "on_change", add_ref, r);
 		break;
@@ -967,6 +955,9 @@ same_resource(const struct resource *a, const struct resource *b)
 		return 0;
 	if (!res_kind_is_path(a->kind) && a->kind != b->kind)
 		return 0;
+	if (a->kind == RES_SERVICE)
+		return unit_len(a->key.s) == unit_len(b->key.s) &&
+		    strncmp(a->key.s, b->key.s, unit_len(a->key.s)) == 0;
 	return strcmp(a->key.s, b->key.s) == 0;
 }
 
@@ -1090,7 +1081,10 @@ parse_check(struct ctx *c, const struct ynode *map)
 		ERR(c, ynode_get(map, "expect_status"), "'expect_status' "
 		    "applies only to http checks");
 	get_int(c, map, "expect_status", 100, 599, &h->expect_status);
-	get_duration(c, map, "timeout", &h->timeout_ms);
+	if (get_duration(c, map, "timeout", &h->timeout_ms) &&
+	    h->timeout_ms == 0)
+		ERR(c, ynode_get(map, "timeout"), "'timeout' must be more "
+		    "than 0");
 	get_int(c, map, "retries", 0, INT_MAX, &h->retries);
 	get_duration(c, map, "interval", &h->interval_ms);
 }
@@ -1128,10 +1122,12 @@ parse_top(struct ctx *c, const struct ynode *root)
 	if ((n = ynode_get(root, "version")) == NULL)
 		missing(c, root, "version", "the manifest (write 'version: "
 		    "1')");
-	else if (get_int(c, root, "version", INT_MIN, INT_MAX, &version) &&
-	    version != 1)
-		ERR(c, n, "unsupported manifest version %d; this tend reads "
-		    "version 1", version);
+	else if (n->type == YNODE_SCALAR && n->kind == YS_INT &&
+	    strcmp(n->value, "1") != 0)
+		ERR(c, n, "unsupported manifest version %s; this tend reads "
+		    "version 1 (write 'version: 1')", n->value);
+	else
+		get_int(c, root, "version", 1, 1, &version);
 	if ((n = ynode_get(root, "app")) == NULL)
 		missing(c, root, "app", "the manifest");
 	else if (is_str(c, n, "app")) {
@@ -1167,9 +1163,9 @@ manifest_parse(const char *file, const char *data, size_t len,
 	size_t i;
 
 	if (len > MANIFEST_MAX_SIZE) {
-		diags_add(diags, file, 0, 0, "the manifest is %.1f MiB; the "
-		    "limit is 1 MiB (split large files out with 'source:')",
-		    (double)len / (1024 * 1024));
+		diags_add(diags, file, 0, 0, "the manifest is %zu bytes; the "
+		    "limit is 1 MiB (1048576 bytes): move large contents into "
+		    "files named with 'source:'", len);
 		return NULL;
 	}
 	if ((root = ydoc_parse(file, data, len, diags)) == NULL)

@@ -47,6 +47,20 @@ project_load(struct project *p, const struct project_opts *o,
 }
 
 void
+project_report(const struct project *p, struct diags *diags)
+{
+	size_t n;
+
+	if (diags->n == 0) {
+		fprintf(stderr, "tend: error: %s\n", err_msg());
+		return;
+	}
+	n = diags_print(diags, stderr);
+	fprintf(stderr, "%s: %zu error%s; no host was touched\n",
+	    p->manifest_path, n, n == 1 ? "" : "s");
+}
+
+void
 project_free(struct project *p)
 {
 	manifest_free(p->m);

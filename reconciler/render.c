@@ -5,7 +5,9 @@
 #include "log.h"
 #include "render.h"
 
-#define MAX_VAR_DEPTH 16
+#define MAX_VAR_DEPTH 64
+/* An expanded field or template may not grow past this. */
+#define MAX_EXPANSION (16u * 1024 * 1024)
 
 struct renderer {
 	const struct manifest *m;
@@ -14,6 +16,9 @@ struct renderer {
 	const struct render_ctx *rc;
 	struct diags *diags;
 	int errors;
+	/* variables being expanded, outermost first: a loop re-enters one */
+	const char *stack[MAX_VAR_DEPTH];
+	int depth;
 };
 
 /* Where a piece of text came from, to point errors into it. */
@@ -33,20 +38,29 @@ report(struct renderer *r, const char *file, int line, int col,
 {
 	va_list ap;
 	char *msg;
-	size_t i;
+	size_t i, keylen;
 
 	r->errors++;
-	/* The same spot fails for every host: say it once. */
-	for (i = 0; i < r->diags->n; i++) {
-		struct diag *g = &r->diags->v[i];
-
-		if (g->line == line && g->col == col &&
-		    strcmp(g->file, file) == 0)
-			return;
+	if (r->diags->n >= DIAGS_MAX) {
+		r->diags->dropped++;
+		return;
 	}
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* The same spot fails the same way for every host: say it once.
+	 * Messages differ only in their " (host ..." part then. */
+	keylen = strcspn(msg, "(");
+	for (i = 0; i < r->diags->n; i++) {
+		struct diag *g = &r->diags->v[i];
+
+		if (g->line == line && g->col == col &&
+		    strcmp(g->file, file) == 0 &&
+		    strncmp(g->msg, msg, keylen) == 0) {
+			free(msg);
+			return;
+		}
+	}
 	diags_add(r->diags, file, line, col, "%s", msg);
 	free(msg);
 }
@@ -100,7 +114,7 @@ find_var(const struct vars *v, const char *name)
 }
 
 static int expand(struct renderer *r, const struct origin *o, const char *s,
-    size_t len, struct buf *out, int depth);
+    size_t len, struct buf *out);
 
 static const char *const builtins[] = { "tend.app", "tend.env", "tend.host",
 	"tend.address", "tend.commit", "tend.commit_short", NULL };
@@ -156,20 +170,20 @@ suggest_var(struct renderer *r, const char *name)
 /* Append the value of variable name, itself expanded. */
 static int
 expand_var(struct renderer *r, const struct origin *o, size_t off,
-    const char *name, struct buf *out, int depth)
+    const char *name, struct buf *out)
 {
 	const struct var *v;
 	const char *val, *s;
 	char shortbuf[8];
 	struct origin vo;
-	int line, col;
+	int line, col, i, rc;
 
 	if ((val = builtin(r, name, shortbuf)) != NULL) {
 		buf_adds(out, val);
 		return 0;
 	}
-	origin_pos(o, off, &line, &col);
 	if (str_has_prefix(name, "tend.")) {
+		origin_pos(o, off, &line, &col);
 		report(r, o->file, line, col, "unknown built-in variable "
 		    "'%s' (there are tend.app, tend.env, tend.host, "
 		    "tend.address, tend.commit and tend.commit_short)", name);
@@ -179,21 +193,34 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 	    (v = find_var(&r->env->vars, name)) == NULL &&
 	    (v = find_var(&r->m->vars, name)) == NULL) {
 		s = suggest_var(r, name);
+		origin_pos(o, off, &line, &col);
 		report(r, o->file, line, col, "undefined variable '%s' (host "
 		    "%s, environment %s): define it under 'vars'%s%s%s", name,
 		    r->host->name, r->env->name, s ? " (did you mean '" : "",
 		    s ? s : "", s ? "'?)" : "");
 		return -1;
 	}
-	if (depth >= MAX_VAR_DEPTH) {
-		report(r, o->file, line, col, "variable '%s' expands into "
-		    "itself (a loop through 'vars')", name);
+	for (i = 0; i < r->depth; i++) {
+		if (strcmp(r->stack[i], name) == 0) {
+			origin_pos(o, off, &line, &col);
+			report(r, o->file, line, col, "variable '%s' expands "
+			    "into itself (a loop through 'vars')", name);
+			return -1;
+		}
+	}
+	if (r->depth >= MAX_VAR_DEPTH) {
+		origin_pos(o, off, &line, &col);
+		report(r, o->file, line, col, "variables nest more than %d "
+		    "deep at '%s'", MAX_VAR_DEPTH, name);
 		return -1;
 	}
 	vo.file = r->m->file;
 	vo.sv = &v->value;
 	vo.text = NULL;
-	return expand(r, &vo, v->value.s, strlen(v->value.s), out, depth + 1);
+	r->stack[r->depth++] = name;
+	rc = expand(r, &vo, v->value.s, strlen(v->value.s), out);
+	r->depth--;
+	return rc;
 }
 
 static int
@@ -213,14 +240,31 @@ valid_var_name(const char *s, size_t n)
 	return 1;
 }
 
+/* Output past the limit: said once, where the outermost text refers to
+ * what grew too big. */
+static int
+too_big(struct renderer *r, const struct origin *o, size_t off)
+{
+	int line, col;
+
+	if (r->depth == 0) {
+		origin_pos(o, off, &line, &col);
+		report(r, o->file, line, col, "expands to more than 16 MiB; "
+		    "variables multiply each other here");
+	}
+	return -1;
+}
+
 static int
 expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
-    struct buf *out, int depth)
+    struct buf *out)
 {
 	size_t i = 0;
 	int rc = 0, line, col;
 
 	while (i < len) {
+		if (out->len > MAX_EXPANSION)
+			return too_big(r, o, i);
 		const char *end;
 		char *name;
 		size_t n;
@@ -255,9 +299,14 @@ expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
 			rc = -1;
 		} else {
 			name = xstrndup(s + i + 2, n);
-			if (expand_var(r, o, i, name, out, depth) < 0)
+			if (expand_var(r, o, i, name, out) < 0)
 				rc = -1;
 			free(name);
+			if (out->len > MAX_EXPANSION)
+				return too_big(r, o, i);
+			/* One failed variable inside another: stop there. */
+			if (rc < 0 && r->depth > 0)
+				return rc;
 		}
 		i += n + 3;
 	}
@@ -274,7 +323,7 @@ expand_field(struct renderer *r, const struct sval *sv)
 	if (sv->s == NULL)
 		return NULL;
 	/* NULL after an error, so no later check reports it again. */
-	if (expand(r, &o, sv->s, strlen(sv->s), &out, 0) < 0) {
+	if (expand(r, &o, sv->s, strlen(sv->s), &out) < 0) {
 		buf_free(&out);
 		return NULL;
 	}
@@ -296,7 +345,7 @@ check_path(struct renderer *r, const struct sval *sv, const char *value,
 }
 
 /* A repository path must be a file (or, for from, a directory). */
-static void
+static int
 check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
     const char *key, enum file_type want)
 {
@@ -305,14 +354,17 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 	enum file_type ft;
 
 	if (value == NULL)
-		return;
-	if (strstr(sv->s, "${") && (why = check_repo_path(value)) != NULL) {
-		report(r, r->m->file, sv->pos.line, sv->pos.col, "'%s' "
-		    "expands to '%s', which %s", key, value, why);
-		return;
+		return 0;
+	/* Never look at a path that leaves the project root; a literal one
+	 * was reported when the manifest was read. */
+	if ((why = check_repo_path(value)) != NULL) {
+		if (strstr(sv->s, "${"))
+			report(r, r->m->file, sv->pos.line, sv->pos.col, "'%s' "
+			    "expands to '%s', which %s", key, value, why);
+		return -1;
 	}
 	if ((ft = f->stat(f->ctx, value)) == want)
-		return;
+		return 0;
 	switch (ft) {
 	case FT_MISSING:
 		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
@@ -339,6 +391,7 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 		    value);
 		break;
 	}
+	return -1;
 }
 
 static void
@@ -356,7 +409,7 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		o.sv = &res->content;
 		o.text = NULL;
 		expand(r, &o, res->content.s, strlen(res->content.s),
-		    &rr->content, 0);
+		    &rr->content);
 		return;
 	}
 	if (f->stat(f->ctx, rr->source) != FT_FILE)
@@ -374,7 +427,7 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 			report(r, rr->source, 1, 1, "template is a binary "
 			    "file (it has NUL bytes); set template: false");
 		else
-			expand(r, &o, raw.data, raw.len, &rr->content, 0);
+			expand(r, &o, raw.data, raw.len, &rr->content);
 		buf_free(&raw);
 	} else {
 		rr->content = raw;
@@ -399,9 +452,21 @@ render_res(struct renderer *r, const struct resource *res,
 	if (res_kind_is_path(res->kind))
 		check_path(r, &res->key, rr->key, res_kind_name(res->kind));
 	check_path(r, &res->cwd, rr->cwd, "cwd");
-	check_repo_file(r, &res->source, rr->source, "source", FT_FILE);
-	check_repo_file(r, &res->unit, rr->unit, "unit", FT_FILE);
-	check_repo_file(r, &res->from, rr->from, "from", FT_DIR);
+	if (check_repo_file(r, &res->source, rr->source, "source",
+	    FT_FILE) < 0) {
+		free(rr->source);
+		rr->source = NULL;
+		free(rr->key);		/* nothing to write without it */
+		rr->key = NULL;
+	}
+	if (check_repo_file(r, &res->unit, rr->unit, "unit", FT_FILE) < 0) {
+		free(rr->unit);
+		rr->unit = NULL;
+	}
+	if (check_repo_file(r, &res->from, rr->from, "from", FT_DIR) < 0) {
+		free(rr->from);
+		rr->from = NULL;
+	}
 	if (res->kind == RES_FILE && rr->key != NULL)
 		render_file_content(r, rr);
 }
@@ -438,9 +503,15 @@ render_host(struct desired *out, const struct manifest *m,
     const struct env *e, const struct host *h, const struct render_ctx *rc,
     struct diags *diags)
 {
-	struct renderer r = { m, e, h, rc, diags, 0 };
+	struct renderer r;
 	size_t i;
 
+	memset(&r, 0, sizeof(r));
+	r.m = m;
+	r.env = e;
+	r.host = h;
+	r.rc = rc;
+	r.diags = diags;
 	memset(out, 0, sizeof(*out));
 	out->env = e;
 	out->host = h;

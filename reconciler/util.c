@@ -161,3 +161,51 @@ sha256_hex(const void *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	out[64] = '\0';
 }
+
+const char *
+check_host_path(const char *p)
+{
+	const char *s;
+
+	if (*p != '/')
+		return "must be an absolute path (starting with '/')";
+	if (strcmp(p, "/") == 0)
+		return "is the root directory, which tend does not manage";
+	for (s = p; *s; ) {
+		size_t len;
+
+		s++;	/* past '/' */
+		len = strcspn(s, "/");
+		if (len == 0 || (len == 1 && s[0] == '.') ||
+		    (len == 2 && s[0] == '.' && s[1] == '.'))
+			return "must be normalised (no '//', '.' or '..' "
+			    "components, no trailing '/')";
+		s += len;
+	}
+	return NULL;
+}
+
+const char *
+check_repo_path(const char *p)
+{
+	const char *s = p;
+
+	if (*p == '\0')
+		return "is empty";
+	if (*p == '/')
+		return "must be relative to the project root, not absolute";
+	for (;;) {
+		size_t len = strcspn(s, "/");
+
+		if (len == 2 && s[0] == '.' && s[1] == '.')
+			return "leaves the project root ('..' is not allowed)";
+		if (len == 0 || (len == 1 && s[0] == '.'))
+			return "must be normalised (no '//' or '.' "
+			    "components, no trailing '/')";
+		s += len;
+		if (*s == '\0')
+			break;
+		s++;
+	}
+	return NULL;
+}

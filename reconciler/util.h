@@ -40,6 +40,15 @@ int str_has_suffix(const char *s, const char *suffix);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 
+/*
+ * Path rules.  NULL when path is fine, else the reason it is not,
+ * phrased to follow the path: "must be an absolute path ...".
+ * Host paths are absolute and normalised; repository paths are relative
+ * to the project root, normalised, and never leave it.
+ */
+const char *check_host_path(const char *path);
+const char *check_repo_path(const char *path);
+
 /* sha256 of data as 64 lower-case hex digits and a NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -25,6 +25,7 @@ struct builder {
 	struct anchor *anchors;
 	size_t nanchors, anchors_cap;
 	size_t nodes;
+	size_t bytes;			/* scalar bytes, aliases included */
 	int failed;
 };
 
@@ -173,6 +174,13 @@ fail(struct builder *b, int line, int col, const char *msg)
 static int
 count_node(struct builder *b, const struct ynode *at)
 {
+	b->bytes += at->len;
+	if (b->bytes > YDOC_MAX_BYTES) {
+		fail(b, at->line, at->col,
+		    "document too large after expanding aliases (more than "
+		    "64 MiB of text)");
+		return -1;
+	}
 	if (++b->nodes > YDOC_MAX_NODES) {
 		fail(b, at->line, at->col,
 		    "document too large after expanding aliases (more than "
@@ -244,12 +252,51 @@ anchor_add(struct builder *b, const char *name, struct ynode *n)
 	b->nanchors++;
 }
 
+static int
+cmp_key(const void *x, const void *y)
+{
+	const struct ynode *a = *(struct ynode *const *)x;
+	const struct ynode *c = *(struct ynode *const *)y;
+	int r = strcmp(a->value, c->value);
+
+	if (r)
+		return r;
+	return a->line != c->line ? (a->line < c->line ? -1 : 1) :
+	    (a->col < c->col ? -1 : a->col > c->col);
+}
+
+/* Duplicate keys of a finished mapping, by sorting: maps can be big. */
+static void
+check_dup_keys(struct builder *b, const struct ynode *map)
+{
+	struct ynode **keys;
+	size_t i;
+
+	if (map->n < 2)
+		return;
+	keys = xcalloc(map->n, sizeof(*keys));
+	for (i = 0; i < map->n; i++)
+		keys[i] = map->pairs[i].key;
+	qsort(keys, map->n, sizeof(*keys), cmp_key);
+	for (i = 1; i < map->n; i++) {
+		if (strcmp(keys[i]->value, keys[i - 1]->value) == 0) {
+			char *msg = xasprintf("duplicate key '%s' (first "
+			    "defined at line %d)", keys[i]->value,
+			    keys[i - 1]->line);
+
+			fail(b, keys[i]->line, keys[i]->col, msg);
+			free(msg);
+			break;
+		}
+	}
+	free(keys);
+}
+
 /* Attach a finished node to the open collection, or make it the root. */
 static void
 attach(struct builder *b, struct ynode *n)
 {
 	struct ynode *parent;
-	size_t i;
 
 	if (b->depth == 0) {
 		b->root = n;
@@ -267,19 +314,6 @@ attach(struct builder *b, struct ynode *n)
 			    "mapping keys must be plain strings");
 			ynode_free(n);
 			return;
-		}
-		for (i = 0; i < parent->n; i++) {
-			struct ynode *k = parent->pairs[i].key;
-
-			if (strcmp(k->value, n->value) == 0) {
-				char *msg = xasprintf("duplicate key '%s' "
-				    "(first defined at line %d)", n->value,
-				    k->line);
-
-				fail(b, n->line, n->col, msg);
-				free(msg);
-				break;
-			}
 		}
 		b->pending_key[b->depth - 1] = n;
 		return;
@@ -309,6 +343,24 @@ offset_pos(const struct builder *b, size_t off, int *line, int *col)
 	}
 }
 
+/* The byte at a mark's line and column (columns count characters). */
+static int
+byte_at(const struct builder *b, size_t line, size_t col)
+{
+	size_t i = 0, l = 0, c = 0;
+
+	while (i < b->len && l < line)
+		if (b->data[i++] == '\n')
+			l++;
+	for (; i < b->len && b->data[i] != '\n'; i++) {
+		if (((unsigned char)b->data[i] & 0xc0) == 0x80)
+			continue;
+		if (c++ == col)
+			return (unsigned char)b->data[i];
+	}
+	return -1;
+}
+
 /* Offset of the first byte that is not valid UTF-8, or len. */
 static size_t
 utf8_invalid(const char *data, size_t len)
@@ -334,6 +386,12 @@ utf8_invalid(const char *data, size_t len)
 		for (k = 1; k <= n; k++)
 			if ((s[i + k] & 0xc0) != 0x80)
 				return i;
+		/* overlong forms, surrogates, past U+10FFFF */
+		if ((s[i] == 0xe0 && s[i + 1] < 0xa0) ||
+		    (s[i] == 0xed && s[i + 1] >= 0xa0) ||
+		    (s[i] == 0xf0 && s[i + 1] < 0x90) ||
+		    (s[i] == 0xf4 && s[i + 1] >= 0x90))
+			return i;
 		i += n + 1;
 	}
 	return len;
@@ -352,7 +410,9 @@ parser_error(struct builder *b, yaml_parser_t *p)
 		/* libyaml points past the start of a bad sequence: find it. */
 		if (strstr(p->problem, "UTF-8")) {
 			off = utf8_invalid(b->data, b->len);
-			byte = off < b->len ? (unsigned char)b->data[off] : -1;
+			if (off >= b->len)
+				off = p->problem_offset;
+			byte = off < b->len ? (unsigned char)b->data[off] : 0;
 			offset_pos(b, off, &line, &col);
 			msg = xasprintf("invalid UTF-8 (byte 0x%02x); save the "
 			    "manifest as UTF-8", (unsigned)byte & 0xff);
@@ -372,8 +432,7 @@ parser_error(struct builder *b, yaml_parser_t *p)
 	}
 	line = (int)p->problem_mark.line + 1;
 	col = (int)p->problem_mark.column + 1;
-	if (p->problem_mark.index < b->len &&
-	    b->data[p->problem_mark.index] == '\t') {
+	if (byte_at(b, p->problem_mark.line, p->problem_mark.column) == '\t') {
 		fail(b, line, col, "tab character in indentation; YAML is "
 		    "indented with spaces only");
 		return;
@@ -389,14 +448,33 @@ parser_error(struct builder *b, yaml_parser_t *p)
 	free(msg);
 }
 
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 static struct ynode *
-scalar_node(yaml_event_t *ev)
+scalar_node(struct builder *b, yaml_event_t *ev)
 {
 	struct ynode *n = node_new(YNODE_SCALAR, ev->start_mark);
 	const char *tag = (const char *)ev->data.scalar.tag;
+	size_t span = ev->end_mark.index - ev->start_mark.index;
 
 	n->len = ev->data.scalar.length;
 	n->value = xstrndup((const char *)ev->data.scalar.value, n->len);
+	if (tag && strcmp(tag, "!") != 0 &&
+	    !str_has_prefix(tag, "tag:yaml.org,2002:")) {
+		char *msg = xasprintf("unsupported YAML tag '%s'", tag);
+
+		fail(b, n->line, n->col, msg);
+		free(msg);
+	}
 	switch (ev->data.scalar.style) {
 	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
 	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
@@ -409,11 +487,18 @@ scalar_node(yaml_event_t *ev)
 	default:
 		break;
 	}
-	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    (tag == NULL || strcmp(tag, "!") != 0))
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == NULL)
 		n->kind = plain_kind(n->value);
+	else if (tag && strcmp(tag, "tag:yaml.org,2002:int") == 0)
+		n->kind = YS_INT;
+	else if (tag && strcmp(tag, "tag:yaml.org,2002:bool") == 0)
+		n->kind = YS_BOOL;
 	else
 		n->kind = YS_STR;
+	/* Marks count characters: the value maps onto its line exactly when
+	 * it spans as many characters as it has (plus its quotes). */
+	n->exact = n->quoted != 2 && ev->start_mark.line == ev->end_mark.line &&
+	    span == utf8_chars(n->value, n->len) + (n->quoted ? 2 : 0);
 	return n;
 }
 
@@ -449,12 +534,17 @@ handle_event(struct builder *b, yaml_event_t *ev, int *docs)
 			free(msg);
 			return 0;
 		}
-		if ((n = node_copy(b, b->anchors[i].node)) != NULL)
+		if ((n = node_copy(b, b->anchors[i].node)) != NULL) {
+			/* Errors about it point at the alias, not the anchor. */
+			n->line = (int)ev->start_mark.line + 1;
+			n->col = (int)ev->start_mark.column + 1;
+			n->exact = 0;
 			attach(b, n);
+		}
 		return 0;
 	}
 	case YAML_SCALAR_EVENT:
-		n = scalar_node(ev);
+		n = scalar_node(b, ev);
 		/* A C string would silently end at an embedded NUL. */
 		if (strlen(n->value) != n->len) {
 			fail(b, n->line, n->col, "a value contains a NUL "
@@ -496,6 +586,8 @@ handle_event(struct builder *b, yaml_event_t *ev, int *docs)
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		n = b->stack[--b->depth];
+		if (n->type == YNODE_MAP)
+			check_dup_keys(b, n);
 		if (b->stack_anchor[b->depth]) {
 			anchor_add(b, b->stack_anchor[b->depth], n);
 			free(b->stack_anchor[b->depth]);

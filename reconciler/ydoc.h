@@ -30,6 +30,9 @@ struct ynode {
 	size_t len;
 	enum yscalar_kind kind;
 	int quoted;			/* 1 for '...' or "...", 2 for | or > */
+	/* Whether the value's characters stand one for one on its line
+	 * from col (+1 when quoted): no escapes, folds, anchors or tags. */
+	int exact;
 	/* sequence */
 	struct ynode **items;
 	/* mapping: keys are scalars */
@@ -43,6 +46,7 @@ struct ypair {
 };
 
 #define YDOC_MAX_NODES 200000
+#define YDOC_MAX_BYTES (64u * 1024 * 1024)	/* scalars, aliases expanded */
 #define YDOC_MAX_DEPTH 64
 
 /*

@@ -45,7 +45,7 @@ test_expect_success 'a manifest over 1 MiB is refused with its size' '
 	{ echo "version: 1"; i=0; while [ $i -lt 20000 ]; do
 		printf "# %0100d\n" $i; i=$((i+1)); done; } >big/deploy/tend.yaml &&
 	! "$TEND" validate --worktree -C big 2>err &&
-	test_grep "^deploy/tend.yaml: error: the manifest is 2.0 MiB; the limit is 1 MiB" err
+	test_grep "^deploy/tend.yaml: error: the manifest is 2060011 bytes; the limit is 1 MiB (1048576 bytes)" err
 '
 
 test_expect_success 'an alias bomb is bounded, quickly and without a crash' '

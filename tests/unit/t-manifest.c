@@ -176,6 +176,27 @@ main(void)
 	    "environments: {p: {hosts: [h]}}\n", 3, 34, "'h' is both a host "
 	    "and a group; give the group another name", "host/group clash");
 
+	m = parse("version: 1\napp: a\nhosts: {h: {address: x, port: 0022}}\n"
+	    "environments: {p: {hosts: [h]}}\n", &d);
+	ok(m && m->errors == 0 && m->hosts[0].port == 22, "a leading zero is "
+	    "decimal, as in YAML 1.2: port 0022 is 22");
+	manifest_free(m);
+	one_error(HEAD "resources:\n  - service: --now\n", 6, 14, "invalid "
+	    "service name '--now': give the systemd unit name, such as "
+	    "'hello' or 'hello.service'", "a unit name cannot look like an "
+	    "option");
+	one_error(HEAD "resources:\n  - service: a\n  - service: a.service\n",
+	    7, 14, "duplicate resource: 'a.service' is already declared as a "
+	    "service at line 6", "a and a.service are one unit");
+	one_error(HEAD "resources:\n  - command: c\n    run: '  '\n", 7, 10,
+	    "'run' is empty: give the command to run", "an empty command");
+	one_error(HEAD "resources:\n  - file: /a\n    mode: !!str 0644\n"
+	    "    content: x\n    owner: !foo root\n", 9, 12, "unsupported "
+	    "YAML tag '!foo'", "!!str makes a string; other tags are refused");
+	one_error("version: 08\napp: a\nhosts: {h: {address: x}}\n"
+	    "environments: {p: {hosts: [h]}}\n", 1, 10, "unsupported manifest "
+	    "version 08; this tend reads version 1 (write 'version: 1')",
+	    "a version that is not 1");
 	m = parse("version: 1\n", &d);
 	ok(m && d.n == 3, "every missing key is reported, not only the first");
 	manifest_free(m);

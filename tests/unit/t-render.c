@@ -179,5 +179,30 @@ main(void)
 	    "deploy/tend.yaml", 7, 11, "'/${x}' expands to '/a' on host h, "
 	    "which the resource at line 9 declares too",
 	    "two resources that expand to one path");
+	one_error(HEAD "vars: {a: '${a}${a}${a}${a}${a}${a}${a}${a}'}\n"
+	    "resources:\n  - file: /x\n    content: '${a}'\n",
+	    "deploy/tend.yaml", 5, 12, "variable 'a' expands into itself (a "
+	    "loop through 'vars')", "a variable that uses itself fails at "
+	    "once, not exponentially");
+	one_error(HEAD "vars: {a0: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',"
+	    " a1: '${a0}${a0}${a0}${a0}${a0}${a0}${a0}${a0}${a0}${a0}',"
+	    " a2: '${a1}${a1}${a1}${a1}${a1}${a1}${a1}${a1}${a1}${a1}',"
+	    " a3: '${a2}${a2}${a2}${a2}${a2}${a2}${a2}${a2}${a2}${a2}',"
+	    " a4: '${a3}${a3}${a3}${a3}${a3}${a3}${a3}${a3}${a3}${a3}',"
+	    " a5: '${a4}${a4}${a4}${a4}${a4}${a4}${a4}${a4}${a4}${a4}',"
+	    " a6: '${a5}${a5}${a5}${a5}${a5}${a5}${a5}${a5}${a5}${a5}'}\n"
+	    "resources:\n  - file: /x\n    content: '${a6}'\n",
+	    "deploy/tend.yaml", 8, 15, "expands to more than 16 MiB; "
+	    "variables multiply each other here", "an expansion bomb stops at "
+	    "16 MiB");
+	one_error(HEAD "resources:\n  - file: /a\n    content: \"\\t\\\"${no}\"\n",
+	    "deploy/tend.yaml", 7, 14, "undefined variable 'no' (host h, "
+	    "environment p): define it under 'vars'", "with escapes in the "
+	    "value, the error points at the value, not a wrong column");
+	one_error(HEAD "resources:\n  - file: /a\n    content: |\n"
+	    "      x\n      ${one}\n", "deploy/tend.yaml", 7, 14,
+	    "undefined variable 'one' (host h, environment p): define it "
+	    "under 'vars'", "a block value: the error points at its start");
 	return tap_done();
 }

@@ -66,6 +66,27 @@ main(void)
 	    "with spaces only", "a tab in indentation is named as such");
 	is_int(d.n ? d.v[0].line : 0, 2, "on its line");
 
+	root = parse("# \xc3\xa9\xc3\xa9\xc3\xa9\na:\n\t- b\n", &d);
+	is_str(first_msg(&d), "tab character in indentation; YAML is indented "
+	    "with spaces only", "a tab after multi-byte characters too");
+
+	root = parse("a: x\nb: \"\xe0\x80\xaf\"\n", &d);
+	is_str(first_msg(&d), "invalid UTF-8 (byte 0xe0); save the manifest "
+	    "as UTF-8", "an overlong UTF-8 form is refused at its first byte");
+	is_int(d.n ? d.v[0].col : 0, 5, "at its column");
+
+	root = parse("a: &x {k: v}\nb:\n  c: *x\n", &d);
+	n = ynode_get(ynode_get(root, "b"), "c");
+	ok(n && n->line == 3 && n->col == 6, "an alias copy stands where the "
+	    "alias is");
+	ynode_free(root);
+
+	root = parse("a: 'it''s'\nb: \"x\\ty\"\nc: plain\nd: &z v\n", &d);
+	ok(root && !ynode_get(root, "a")->exact && !ynode_get(root, "b")->exact
+	    && ynode_get(root, "c")->exact && !ynode_get(root, "d")->exact,
+	    "values with escapes or anchors are not mapped column by column");
+	ynode_free(root);
+
 	root = parse("a: 1\n---\nb: 2\n", &d);
 	ok(root == NULL && strstr(first_msg(&d), "more than one YAML document"),
 	    "a second document is refused");
