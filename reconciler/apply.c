@@ -93,10 +93,16 @@ static void
 commit_action(struct buf *s, const struct action *a, const char *nonce,
     size_t i)
 {
-	char *what = xasprintf("%s %s %s", act_name(a->op),
-	    res_kind_name(a->kind), a->key);
-	char *tmp = tmp_name(a->key, nonce, i), *parent = parent_of(a->key);
+	char *what, *tmp, *parent;
 	const struct resource *res = a->rr ? a->rr->res : NULL;
+
+	if (!res_kind_is_path(a->kind) || a->op == ACT_SKIP ||
+	    a->op == ACT_FORGET || a->op == ACT_CONFLICT)
+		return;
+	what = xasprintf("%s %s %s", act_name(a->op), res_kind_name(a->kind),
+	    a->key);
+	tmp = tmp_name(a->key, nonce, i);
+	parent = parent_of(a->key);
 
 	switch (a->op) {
 	case ACT_CREATE:

@@ -215,4 +215,19 @@ test_expect_success 'a directory where a file is declared is a conflict: that ho
 	echo 750 >want && test_cmp want got
 '
 
+test_expect_success 'kinds this version does not converge are named, and the rest is applied' '
+	manifest <<-\EOF &&
+	  - directory: /etc/t
+	    mode: "0755"
+	  - service: hello
+	  - file: /etc/t/after-service.conf
+	    content: "x\n"
+	EOF
+	commit "a service" &&
+	on_host host2 "rmdir /etc/t/blocker" &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	test_grep "  ? service hello  (releases, services and commands are not converged by this version of tend)" out &&
+	on_host host3 "cat /etc/t/after-service.conf"
+'
+
 test_done
