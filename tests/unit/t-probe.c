@@ -1,0 +1,108 @@
+/* Unit tests: the probe's output parser, on crafted and hostile output. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "probe.h"
+#include "tap.h"
+
+#define N "0123456789abcdef"
+#define SEC(name) "=tend:" N ":" name "\0"
+#define HASH "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static int
+parse(struct observed *o, const char *data, size_t len)
+{
+	memset(o, 0, sizeof(*o));
+	return probe_parse(o, data, len, N);
+}
+
+int
+main(void)
+{
+	static const char good[] =
+	    SEC("stat")
+	    "/etc/a\0regular file\0" "640\0" "0\0" "0\0root\0root\0" "12\0"
+	    "/etc/d\0directory\0" "755\0" "0\0" "0\0root\0root\0" "60\0"
+	    "/etc/l\0symbolic link\0" "777\0" "0\0" "0\0root\0root\0" "5\0"
+	    "/etc/odd\nname\0regular empty file\0" "644\0" "65534\0"
+	    "65534\0nobody\0nogroup\0" "0\0"
+	    SEC("hash")
+	    HASH "  /etc/a\0"
+	    HASH "  /etc/odd\nname\0"
+	    SEC("link")
+	    "/etc/l\0a.conf\n\0"
+	    SEC("state")
+	    "{\"app\": \"x\", \"env\": \"prod\", \"commit\": \"c1\", "
+	    "\"resources\": [{\"kind\": \"file\", \"key\": \"/etc/a\", "
+	    "\"hash\": \"" HASH "\", \"mode\": \"0640\", \"created\": true}, "
+	    "{\"kind\": \"teleporter\", \"key\": \"/x\"}]}\0"
+	    SEC("end");
+	struct observed o;
+	const struct obs_entry *e;
+
+	ok(parse(&o, good, sizeof(good) - 1) == 0, "a well-formed probe parses");
+	is_int(o.n, 4, "four paths exist");
+	e = observed_find(&o, "/etc/a");
+	ok(e && e->type == 'f' && e->mode == 0640 && e->size == 12,
+	    "a file: type, mode (octal), size");
+	ok(e && strcmp(e->hash, HASH) == 0, "and its hash");
+	e = observed_find(&o, "/etc/l");
+	ok(e && e->type == 'l' && e->target && strcmp(e->target, "a.conf") == 0,
+	    "a link and its target, without readlink's newline");
+	e = observed_find(&o, "/etc/odd\nname");
+	ok(e && e->type == 'f' && e->uid == 65534 && strcmp(e->owner,
+	    "nobody") == 0 && e->hash[0] == 'a', "a name with a newline");
+	ok(observed_find(&o, "/etc/missing") == NULL, "a missing path is absent");
+	ok(o.rec && strcmp(o.rec->commit, "c1") == 0 && o.rec->nres == 1,
+	    "the record, skipping kinds it does not know");
+	ok(o.rec && o.rec->res[0].mode == 0640 && o.rec->res[0].created,
+	    "with the mode and created flag");
+	observed_free(&o);
+
+	{
+		static const char cut[] = SEC("stat") "/etc/a\0regular file\0";
+
+		ok(parse(&o, cut, sizeof(cut) - 1) < 0,
+		    "output cut short in the middle of a record fails");
+		observed_free(&o);
+	}
+	{
+		static const char forged[] = "=tend:ffffffffffffffff:end\0";
+
+		ok(parse(&o, forged, sizeof(forged) - 1) < 0,
+		    "a section header with another nonce is not trusted");
+		observed_free(&o);
+	}
+	{
+		static const char badmode[] = SEC("stat")
+		    "/etc/a\0regular file\0" "9z\0" "0\0" "0\0r\0r\0" "1\0"
+		    SEC("end");
+
+		ok(parse(&o, badmode, sizeof(badmode) - 1) < 0 &&
+		    strstr(err_msg(), "malformed stat output"),
+		    "a malformed mode fails");
+		observed_free(&o);
+	}
+	{
+		static const char badhash[] = SEC("hash") "short  /x\0" SEC("end");
+
+		ok(parse(&o, badhash, sizeof(badhash) - 1) < 0,
+		    "a malformed hash line fails");
+		observed_free(&o);
+	}
+	{
+		static const char badjson[] = SEC("state") "{not json\0" SEC("end");
+
+		ok(parse(&o, badjson, sizeof(badjson) - 1) == 0 && !o.rec &&
+		    o.rec_error && strstr(o.rec_error, "not valid JSON"),
+		    "a broken record is reported, not fatal");
+		observed_free(&o);
+	}
+	ok(parse(&o, "", 0) < 0, "no output at all fails");
+	observed_free(&o);
+	err_clear();
+	return tap_done();
+}
