@@ -11,6 +11,7 @@
 #include "gitsrc.h"
 #include "manifest.h"
 #include "rollout.h"
+#include "show.h"
 #include "ssh.h"
 
 struct cmd_entry {
@@ -121,6 +122,32 @@ int select_hosts(const struct manifest *m, const struct host_opts *o,
  */
 struct host_run *runs_prepare(const struct project *p, const struct env *e,
     const size_t *hosts, size_t n);
+
+/* A command that reaches hosts (plan, apply), from options to runs. */
+struct host_cmd {
+	struct host_opts o;
+	struct diags diags;
+	struct project p;
+	const struct env *env;
+	size_t *hosts, n;
+	struct host_run *runs;
+	struct run_info ri;
+	struct rollout_ctx ctx;
+};
+
+/*
+ * Parse argv with longopts (HOST_LONGOPTS and the command's own, whose
+ * values own_opt handles; it returns 1 when it took the option), load and
+ * validate the project, pick the environment and hosts, render them.
+ * Returns 0; else the exit code (after printing why), with nothing to
+ * free but host_cmd_free.  -h prints help and returns -1 meaning "exit 0".
+ */
+int host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self,
+    int argc, char **argv, const struct option *longopts,
+    const char *help, int (*own_opt)(int ch, void *arg), void *arg);
+/* Log per host what -v promises: exec channels and time. */
+void host_cmd_log(const struct host_cmd *hc);
+void host_cmd_free(struct host_cmd *hc);
 
 /* cmd_apply.c */
 int cmd_apply(const struct cmd_entry *self, int argc, char **argv);

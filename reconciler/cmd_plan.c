@@ -13,6 +13,15 @@ HOST_OPTIONS_HELP
 "\nexit status: 0 planned (1 if any host could not be probed);\n"
 "with --detailed-exitcode, 2 when any host has changes.\n";
 
+static int
+plan_opt(int ch, void *arg)
+{
+	if (ch != OPT_DETAILED)
+		return 0;
+	*(int *)arg = 1;
+	return 1;
+}
+
 int
 cmd_plan(const struct cmd_entry *self, int argc, char **argv)
 {
@@ -20,81 +29,36 @@ cmd_plan(const struct cmd_entry *self, int argc, char **argv)
 		{ "detailed-exitcode", no_argument, NULL, OPT_DETAILED },
 		HOST_LONGOPTS
 	};
-	struct host_opts o = { 0 };
-	struct diags diags = DIAGS_INIT;
-	struct project p;
-	struct host_run *runs = NULL;
-	struct rollout_ctx ctx = { 0 };
-	struct run_info ri;
+	struct host_cmd hc;
 	struct summary sum;
-	const struct env *env;
-	size_t *hosts = NULL, n = 0, i;
-	int ch, rc, detailed = 0, exitcode = 1;
+	size_t i;
+	int rc, detailed = 0;
 
-	while ((ch = getopt_long(argc, argv, HOST_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if (ch == 'h')
-			return cmd_help(self, options_help);
-		if (ch == OPT_DETAILED) {
-			detailed = 1;
-			continue;
-		}
-		if ((rc = host_opt(self, &o, ch, optarg)) < 0)
-			return 1;
-		if (rc == 0)
-			return cmd_usage(self, "unknown option");
+	rc = host_cmd_start(&hc, self, argc, argv, longopts, options_help,
+	    plan_opt, &detailed);
+	if (rc != 0) {
+		host_cmd_free(&hc);
+		return rc < 0 ? 0 : rc;
 	}
-	if (optind < argc)
-		return cmd_usage(self, "unexpected argument '%s'",
-		    argv[optind]);
-	if (o.verbose)
-		log_init(LOG_VERBOSE);
-	color_init(1, o.p.no_color || o.json);
-	if (project_load(&p, &o.p, &diags) < 0) {
-		project_report(&p, &diags);
-		goto done;
-	}
-	if (select_hosts(p.m, &o, &env, &hosts, &n) < 0)
-		goto done;
-	ssh_global_init();
-	runs = runs_prepare(&p, env, hosts, n);
-	ctx.app = p.m->app;
-	ctx.commit = gitsrc_commit(p.src);
-	ctx.ssh = &o.ssh;
-	ctx.fetch_old = 1;
-	rollout_each(runs, n, env->rollout.parallel, rollout_host, &ctx);
-
-	ri.command = "plan";
-	ri.m = p.m;
-	ri.env = env;
-	ri.commit = gitsrc_commit(p.src);
-	ri.subject = gitsrc_subject(p.src);
-	show_summarize(&sum, runs, n);
-	if (o.json) {
-		show_json(stdout, &ri, runs, n);
+	hc.ctx.fetch_old = 1;
+	rollout_each(hc.runs, hc.n, hc.env->rollout.parallel, rollout_host,
+	    &hc.ctx);
+	show_summarize(&sum, hc.runs, hc.n);
+	if (hc.o.json) {
+		show_json(stdout, &hc.ri, hc.runs, hc.n);
 	} else {
-		show_heading(stdout, &ri, n);
-		for (i = 0; i < n; i++)
-			if (!o.quiet || runs[i].plan.n || runs[i].error)
-				show_host(stdout, &runs[i], 1);
-		show_summary_line(stdout, &ri, &sum);
+		show_heading(stdout, &hc.ri, hc.n);
+		for (i = 0; i < hc.n; i++)
+			if (!hc.o.quiet || hc.runs[i].plan.n ||
+			    hc.runs[i].error)
+				show_host(stdout, &hc.runs[i], 1);
+		show_summary_line(stdout, &hc.ri, &sum);
 	}
-	for (i = 0; i < n; i++)
-		log_debug("%s: %u exec channel%s, %ld ms", runs[i].host->name,
-		    runs[i].execs, runs[i].execs == 1 ? "" : "s", runs[i].ms);
+	host_cmd_log(&hc);
+	host_cmd_free(&hc);
 	if (sum.hosts_failed)
-		exitcode = 1;
-	else if (detailed && (sum.hosts_changed || sum.conflicts))
-		exitcode = 2;
-	else
-		exitcode = 0;
-done:
-	for (i = 0; runs && i < n; i++)
-		host_run_free(&runs[i]);
-	free(runs);
-	free(hosts);
-	free(o.hosts);
-	diags_free(&diags);
-	project_free(&p);
-	return exitcode;
+		return 1;
+	if (detailed && (sum.hosts_changed || sum.conflicts))
+		return 2;
+	return 0;
 }

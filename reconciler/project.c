@@ -243,3 +243,74 @@ runs_prepare(const struct project *p, const struct env *e,
 	diags_free(&diags);
 	return runs;
 }
+
+int
+host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
+    char **argv, const struct option *longopts, const char *help,
+    int (*own_opt)(int ch, void *arg), void *arg)
+{
+	int ch, rc;
+
+	memset(hc, 0, sizeof(*hc));
+	while ((ch = getopt_long(argc, argv, HOST_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (ch == 'h') {
+			cmd_help(self, help);
+			return -1;
+		}
+		if (own_opt && own_opt(ch, arg))
+			continue;
+		if ((rc = host_opt(self, &hc->o, ch, optarg)) < 0)
+			return 1;
+		if (rc == 0)
+			return cmd_usage(self, "unknown option");
+	}
+	if (optind < argc)
+		return cmd_usage(self, "unexpected argument '%s'",
+		    argv[optind]);
+	if (hc->o.verbose)
+		log_init(LOG_VERBOSE);
+	color_init(1, hc->o.p.no_color || hc->o.json);
+	if (project_load(&hc->p, &hc->o.p, &hc->diags) < 0) {
+		project_report(&hc->p, &hc->diags);
+		return 1;
+	}
+	if (select_hosts(hc->p.m, &hc->o, &hc->env, &hc->hosts, &hc->n) < 0)
+		return 1;
+	ssh_global_init();
+	hc->runs = runs_prepare(&hc->p, hc->env, hc->hosts, hc->n);
+	hc->ri.command = self->name;
+	hc->ri.m = hc->p.m;
+	hc->ri.env = hc->env;
+	hc->ri.commit = gitsrc_commit(hc->p.src);
+	hc->ri.subject = gitsrc_subject(hc->p.src);
+	hc->ctx.app = hc->p.m->app;
+	hc->ctx.commit = hc->ri.commit;
+	hc->ctx.ssh = &hc->o.ssh;
+	return 0;
+}
+
+void
+host_cmd_log(const struct host_cmd *hc)
+{
+	size_t i;
+
+	for (i = 0; i < hc->n; i++)
+		log_debug("%s: %u exec channel%s, %ld ms",
+		    hc->runs[i].host->name, hc->runs[i].execs,
+		    hc->runs[i].execs == 1 ? "" : "s", hc->runs[i].ms);
+}
+
+void
+host_cmd_free(struct host_cmd *hc)
+{
+	size_t i;
+
+	for (i = 0; hc->runs && i < hc->n; i++)
+		host_run_free(&hc->runs[i]);
+	free(hc->runs);
+	free(hc->hosts);
+	free(hc->o.hosts);
+	diags_free(&hc->diags);
+	project_free(&hc->p);
+}

@@ -65,17 +65,6 @@ report(struct renderer *r, const char *file, int line, int col,
 	free(msg);
 }
 
-static size_t
-count_chars(const char *s, size_t n)
-{
-	size_t i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
-
 /* Line and column of byte offset off in the origin. */
 static void
 origin_pos(const struct origin *o, size_t off, int *line, int *col)
@@ -84,7 +73,7 @@ origin_pos(const struct origin *o, size_t off, int *line, int *col)
 		*line = o->sv->pos.line;
 		*col = o->sv->pos.col;
 		if (o->sv->exact == 0)
-			*col += o->sv->quote + (int)count_chars(o->sv->s, off);
+			*col += o->sv->quote + (int)utf8_count(o->sv->s, off);
 		return;
 	}
 	{
@@ -98,7 +87,7 @@ origin_pos(const struct origin *o, size_t off, int *line, int *col)
 				ls = s + i + 1;
 			}
 		}
-		*col = 1 + (int)count_chars(ls, (size_t)(s + off - ls));
+		*col = 1 + (int)utf8_count(ls, (size_t)(s + off - ls));
 	}
 }
 

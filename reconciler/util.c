@@ -122,6 +122,17 @@ str_has_suffix(const char *s, const char *suffix)
 }
 
 size_t
+utf8_count(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+size_t
 str_distance(const char *a, const char *b)
 {
 	size_t n = strlen(a), m = strlen(b), i, j, *row, d;

@@ -37,6 +37,8 @@ char *xvasprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0);
 
 int str_has_prefix(const char *s, const char *prefix);
 int str_has_suffix(const char *s, const char *suffix);
+/* How many UTF-8 characters the first n bytes of s hold. */
+size_t utf8_count(const char *s, size_t n);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 

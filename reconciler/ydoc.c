@@ -448,17 +448,6 @@ parser_error(struct builder *b, yaml_parser_t *p)
 	free(msg);
 }
 
-static size_t
-utf8_chars(const char *s, size_t len)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 static struct ynode *
 scalar_node(struct builder *b, yaml_event_t *ev)
 {
@@ -498,7 +487,7 @@ scalar_node(struct builder *b, yaml_event_t *ev)
 	/* Marks count characters: the value maps onto its line exactly when
 	 * it spans as many characters as it has (plus its quotes). */
 	n->exact = n->quoted != 2 && ev->start_mark.line == ev->end_mark.line &&
-	    span == utf8_chars(n->value, n->len) + (n->quoted ? 2 : 0);
+	    span == utf8_count(n->value, n->len) + (n->quoted ? 2 : 0);
 	return n;
 }
 
