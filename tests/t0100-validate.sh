@@ -140,4 +140,14 @@ test_expect_success 'a manifest over 1 MiB is refused before parsing' '
 	test_grep "deploy/tend.yaml: error: the manifest is [0-9]* bytes; the limit is 1 MiB" err
 '
 
+test_expect_success 'plan and apply say which environment and hosts exist, before connecting' '
+	git -C repo reset -q --hard v1 &&
+	! "$TEND" plan -C repo 2>err &&
+	test_grep "the manifest has 2 environments (staging, production): choose one with -e ENV" err &&
+	! "$TEND" apply -C repo -e prod 2>err &&
+	test_grep "no environment .prod. in deploy/tend.yaml (there are: staging, production)" err &&
+	! "$TEND" plan -C repo -e production --host host1 2>err &&
+	test_grep "host .host1. is not in environment production (its hosts: host2, host3)" err
+'
+
 test_done

@@ -168,6 +168,50 @@ test_expect_success 'a wrong key: authentication fails with a pointer to authori
 	test_grep "authentication as root@127.0.0.2 failed with key other_key (ssh-ed25519): is its public key in ~root/.ssh/authorized_keys on the host?" out
 '
 
+test_expect_success 'without -i, keys come from ssh-agent' '
+	eval "$(ssh-agent -s)" >/dev/null &&
+	test_atexit "kill $SSH_AGENT_PID" &&
+	ssh-add -q "$HOSTS/id_ed25519" &&
+	"$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
+	test_grep "^host1 (127.0.0.2)" out &&
+	ssh-add -q -D &&
+	! "$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
+	test_grep "none of the 0 keys in ssh-agent was accepted" out &&
+	kill $SSH_AGENT_PID && unset SSH_AUTH_SOCK SSH_AGENT_PID &&
+	! "$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
+	test_grep "no key to log in to root@127.0.0.2 with: give -i FILE" out
+'
+
+test_expect_success 'a host that accepts but never speaks SSH times out, alone' '
+	/usr/bin/python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"127.0.0.9\", 22)); s.listen(5); print(\"listening\", flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+" >silent.out 2>&1 &
+	silent=$! &&
+	test_atexit "kill $silent" &&
+	i=0 && while [ $i -lt 50 ] && ! grep -q listening silent.out; do
+		sleep 0.1; i=$((i + 1)); done &&
+	cat >repo/deploy/tend.yaml <<-\EOF &&
+	version: 1
+	app: f
+	hosts:
+	  host1: {address: 127.0.0.2}
+	  mute: {address: 127.0.0.9}
+	environments:
+	  production: {hosts: [host1, mute]}
+	EOF
+	test_commit repo mute &&
+	! "$TEND" plan -C repo $TEND_SSH --timeout 1s >out &&
+	kill $silent &&
+	test_grep "^mute (127.0.0.9)  failed: SSH handshake with 127.0.0.9 port 22 failed: timed out" out &&
+	test_grep "^host1 (127.0.0.2)$" out &&
+	git -C repo reset -q --hard HEAD~1
+'
+
 test_expect_success 'a connection killed in mid-apply leaves no partial file; the next apply converges' '
 	head -c 40000000 /dev/urandom >repo/deploy/big.bin &&
 	cat >repo/deploy/tend.yaml <<-\EOF &&
