@@ -58,13 +58,6 @@ attrs(struct buf *s, const struct resource *res, const char *path,
 		    what);
 }
 
-static int
-uploads(const struct action *a)
-{
-	return a->kind == RES_FILE && (a->op == ACT_CREATE ||
-	    (a->op == ACT_UPDATE && (a->changes & CH_CONTENT)));
-}
-
 /* Upload a blob and name it on the host: bytes go to the payload, the
  * script reads exactly that many from its stdin. */
 static void
@@ -78,6 +71,224 @@ stage_blob(struct buf *s, struct payload *pl, const void *data, size_t len,
 	pl->n++;
 }
 
+/* Where an action's new bytes go: a file's path, a unit file; NULL when it
+ * sends none. */
+static const char *
+upload_path(const struct action *a)
+{
+	if (a->kind == RES_FILE && (a->op == ACT_CREATE ||
+	    (a->op == ACT_UPDATE && (a->changes & CH_CONTENT))))
+		return a->key;
+	if (a->kind == RES_SERVICE && a->op != ACT_DELETE &&
+	    (a->changes & CH_UNIT))
+		return a->rr->unit_path;
+	return NULL;
+}
+
+static int
+uploads(const struct action *a)
+{
+	return upload_path(a) != NULL;
+}
+
+/* The release's staging directory, beside the releases. */
+static char *
+release_tmp(const struct action *a, const char *nonce)
+{
+	return xasprintf("%s/releases/.tend-%s", a->key, nonce);
+}
+
+/* Stage a new release: a copy of the current one, minus what it no longer
+ * has, plus what changed, and its file list. */
+static int
+stage_release(struct buf *s, struct payload *pl, const struct action *a,
+    const char *nonce, const struct files *files)
+{
+	const struct rendered_res *rr = a->rr;
+	char *t = release_tmp(a, nonce), *rel = xasprintf("%s/releases",
+	    a->key), *cur = xasprintf("%s/current", a->key), *what;
+	struct buf list = BUF_INIT, q = BUF_INIT;
+	size_t i, k;
+	int rc = 0;
+
+	what = xasprintf("stage release %s of %s", rr->release_id, a->key);
+	sh_addf(s, "mkdir -p -- %Q && rm -rf -- %Q || fail %Q\n", rel, t,
+	    what);
+	sh_addf(s, "if [ -d %Q/ ]; then cp -a -- %Q/. %Q; else mkdir -- %Q; "
+	    "fi || fail %Q\n", cur, cur, t, t, what);
+	for (k = 0; k < a->ndrop; k++) {
+		char *f = xasprintf("%s/%s", t, a->drop[k]);
+
+		sh_addf(s, "rm -f -- %Q\n", f);
+		free(f);
+	}
+	pl->blobs = xrealloc(pl->blobs, (pl->nblobs + a->nupload + 1) *
+	    sizeof(*pl->blobs));
+	for (k = 0; k < a->nupload; k++) {
+		const struct tree_file *tf = &rr->tree.v[a->upload[k]];
+		char *f = xasprintf("%s/%s", t, tf->path);
+		char *src = xasprintf("%s/%s", rr->from, tf->path);
+		char *dir = parent_of(f);
+		struct buf *b = &pl->blobs[pl->nblobs++];
+
+		buf_init(b);
+		if (strchr(tf->path, '/'))
+			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", dir, what);
+		if (tf->mode == 0120000) {
+			if (files->readlink(files->ctx, src, b) < 0)
+				rc = -1;
+			sh_addf(s, "rm -rf -- %Q && ln -s -- %Q %Q || fail %Q\n",
+			    f, buf_str(b), f, what);
+		} else {
+			if (files->read(files->ctx, src, b) < 0)
+				rc = -1;
+			buf_reset(&q);
+			sh_quote(&q, f);
+			sh_addf(s, "rm -f -- %Q\n", f);
+			stage_blob(s, pl, b->data, b->len, q.data, what);
+			sh_addf(s, "chmod %o -- %Q || fail %Q\n", tf->mode, f,
+			    what);
+		}
+		free(f);
+		free(src);
+		free(dir);
+		if (rc < 0)
+			break;
+	}
+	for (i = 0; i < rr->tree.n; i++)
+		buf_addf(&list, "%s %o %s\n", rr->tree.v[i].oid,
+		    rr->tree.v[i].mode, rr->tree.v[i].path);
+	{
+		struct buf *b = &pl->blobs[pl->nblobs++];
+		char *f = xasprintf("%s/.tend-files", t);
+
+		*b = list;
+		buf_reset(&q);
+		sh_quote(&q, f);
+		stage_blob(s, pl, b->data ? b->data : "", b->len, q.data,
+		    what);
+		free(f);
+	}
+	buf_free(&q);
+	free(t);
+	free(rel);
+	free(cur);
+	free(what);
+	return rc;
+}
+
+/* Switch current to the release, build it first when it is new; keep the
+ * newest `keep`.  current never points at a missing or unbuilt release. */
+static void
+commit_release(struct buf *s, const struct action *a, const char *nonce)
+{
+	const struct rendered_res *rr = a->rr;
+	char *t = release_tmp(a, nonce);
+	char *dir = xasprintf("%s/releases/%s", a->key, rr->release_id);
+	char *link = xasprintf("releases/%s", rr->release_id);
+	char *tmplink = xasprintf("%s/.tend-current.%s", a->key, nonce);
+	char *cur = xasprintf("%s/current", a->key);
+	char *rel = xasprintf("%s/releases", a->key);
+	char *what = xasprintf("release %s of %s", rr->release_id, a->key);
+
+	if (a->op == ACT_DELETE) {
+		sh_addf(s, "rm -f -- %Q && rm -rf -- %Q || fail %Q\n"
+		    "rmdir -- %Q 2>/dev/null\n", cur, rel, what, a->key);
+		goto done;
+	}
+	if (a->changes & CH_RELEASE_NEW) {
+		sh_addf(s, "rm -rf -- %Q && mv -T -- %Q %Q || fail %Q\n", dir,
+		    t, dir, what);
+		if (rr->build)
+			sh_addf(s, "(cd %Q && sh -c %Q) >\"$S/build.log\" 2>&1 "
+			    "|| { tail -c 3000 \"$S/build.log\" >&2; rm -rf -- %Q; "
+			    "fail %Q; }\n", dir, rr->build, dir,
+			    "build of the new release failed; current is "
+			    "unchanged");
+	}
+	sh_addf(s, "ln -sfn -- %Q %Q && mv -f -T -- %Q %Q && touch -- %Q || "
+	    "fail %Q\n", link, tmplink, tmplink, cur, dir, what);
+	/* Keep the newest `keep`, the one just switched to among them. */
+	sh_addf(s, "ls -1t -- %Q | grep -v -e '^\\.' | grep -v -x -e %Q | "
+	    "tail -n +%d | while IFS= read -r old; do rm -rf -- %Q/\"$old\"; "
+	    "done\n", rel, rr->release_id, rr->res->keep, rel);
+done:
+	free(t);
+	free(dir);
+	free(link);
+	free(tmplink);
+	free(cur);
+	free(rel);
+	free(what);
+}
+
+static void
+commit_service(struct buf *s, const struct action *a, const char *nonce,
+    size_t i)
+{
+	const struct rendered_res *rr = a->rr;
+	const char *u = rr->unit_name;
+	char *tmp = tmp_name(rr->unit_path, nonce, i);
+
+	if (a->op == ACT_DELETE) {
+		if (a->changes & CH_STOP)
+			sh_addf(s, "systemctl stop -- %Q || fail 'stop %s'\n", u,
+			    "the service");
+		if (a->changes & CH_DISABLE)
+			sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
+			    "disable the service");
+		if (a->changes & CH_UNIT)
+			sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
+			    "fail %Q\n", rr->unit_path, "remove the unit");
+		free(tmp);
+		return;
+	}
+	if (a->changes & CH_UNIT)
+		sh_addf(s, "mv -f -T -- %Q %Q && systemctl daemon-reload || "
+		    "fail %Q\n", tmp, rr->unit_path, "install the unit file");
+	if (a->changes & CH_ENABLE)
+		sh_addf(s, "systemctl enable -q -- %Q || fail %Q\n", u,
+		    "enable the service");
+	if (a->changes & CH_DISABLE)
+		sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
+		    "disable the service");
+	if (a->changes & CH_STOP)
+		sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
+		    "stop the service");
+	if (a->changes & (CH_START | CH_RESTART))
+		sh_addf(s, "systemctl %s -- %Q || { systemctl status "
+		    "--no-pager -n 15 -- %Q >&2; fail %Q; }\n",
+		    (a->changes & CH_START) ? "start" : "restart", u, u,
+		    (a->changes & CH_START) ? "start the service" :
+		    "restart the service");
+	free(tmp);
+}
+
+static void
+commit_command(struct buf *s, const struct action *a)
+{
+	const struct rendered_res *rr = a->rr;
+	char *what = xasprintf("command %s failed", rr->key);
+	struct buf run = BUF_INIT;
+
+	sh_addf(&run, "(cd %Q && ", rr->cwd ? rr->cwd : "/");
+	if (rr->res->timeout_ms)
+		buf_addf(&run, "timeout %lds ", (rr->res->timeout_ms + 999) /
+		    1000);
+	sh_addf(&run, "sh -c %Q) >\"$S/command.log\" 2>&1 || "
+	    "{ rc=$?; tail -c 3000 \"$S/command.log\" >&2; "
+	    "[ $rc = 124 ] && fail %Q; fail %Q; }\n"
+	    "printf 'tend-ran:%%s\\0' %Q\n", rr->run,
+	    "command timed out", what, rr->key);
+	if (a->changes & CH_RUN_UNLESS)
+		sh_addf(s, "if ! (cd %Q && sh -c %Q) >/dev/null 2>&1; then\n%s"
+		    "fi\n", rr->cwd ? rr->cwd : "/", rr->unless, run.data);
+	else
+		buf_adds(s, run.data);
+	buf_free(&run);
+	free(what);
+}
+
 void
 payload_free(struct payload *pl)
 {
@@ -85,6 +296,9 @@ payload_free(struct payload *pl)
 
 	for (i = 0; i < ARRAY_SIZE(pl->owned); i++)
 		free(pl->owned[i]);
+	for (i = 0; i < pl->nblobs; i++)
+		buf_free(&pl->blobs[i]);
+	free(pl->blobs);
 	free(pl->v);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -96,9 +310,21 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 	char *what, *tmp, *parent;
 	const struct resource *res = a->rr ? a->rr->res : NULL;
 
-	if (!res_kind_is_path(a->kind) || a->op == ACT_SKIP ||
-	    a->op == ACT_FORGET || a->op == ACT_CONFLICT)
+	if (a->op == ACT_SKIP || a->op == ACT_FORGET ||
+	    a->op == ACT_CONFLICT)
 		return;
+	if (a->kind == RES_RELEASE) {
+		commit_release(s, a, nonce);
+		return;
+	}
+	if (a->kind == RES_SERVICE) {
+		commit_service(s, a, nonce, i);
+		return;
+	}
+	if (a->kind == RES_COMMAND) {
+		commit_command(s, a);
+		return;
+	}
 	what = xasprintf("%s %s %s", act_name(a->op), res_kind_name(a->kind),
 	    a->key);
 	tmp = tmp_name(a->key, nonce, i);
@@ -139,11 +365,12 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 	free(parent);
 }
 
-void
+int
 apply_script(struct buf *s, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
-    const char *holder, const char *nonce)
+    const char *holder, const char *nonce, const struct files *files)
 {
+	int rc = 0;
 	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
 	char *json = record_encode(rec), *tmp, *what, *end;
 	struct buf tmps = BUF_INIT, managed = BUF_INIT;
@@ -168,13 +395,20 @@ apply_script(struct buf *s, struct payload *payload,
 
 		if (uploads(a) || (a->kind == RES_SYMLINK &&
 		    (a->op == ACT_CREATE || a->op == ACT_UPDATE))) {
-			tmp = tmp_name(a->key, nonce, i);
+			tmp = tmp_name(upload_path(a) ? upload_path(a) :
+			    a->key, nonce, i);
+			buf_addch(&tmps, ' ');
+			sh_quote(&tmps, tmp);
+			free(tmp);
+		}
+		if (a->kind == RES_RELEASE && (a->changes & CH_RELEASE_NEW)) {
+			tmp = release_tmp(a, nonce);
 			buf_addch(&tmps, ' ');
 			sh_quote(&tmps, tmp);
 			free(tmp);
 		}
 	}
-	buf_adds(s, "cleanup() { rm -f --");
+	buf_adds(s, "cleanup() { rm -rf --");
 	buf_adds(s, buf_str(&tmps));
 	buf_adds(s, " \"$S/state.json.$N\" \"$S/managed.sh.$N\"; "
 	    ": >\"$S/lock\"; }\n"
@@ -188,17 +422,23 @@ apply_script(struct buf *s, struct payload *payload,
 		char *parent;
 		struct buf q = BUF_INIT;
 
+		if (a->kind == RES_RELEASE && (a->changes & CH_RELEASE_NEW) &&
+		    stage_release(s, payload, a, nonce, files) < 0)
+			rc = -1;
 		if (!uploads(a))
 			continue;
-		parent = parent_of(a->key);
-		tmp = tmp_name(a->key, nonce, i);
-		what = xasprintf("write %s", a->key);
+		parent = parent_of(upload_path(a));
+		tmp = tmp_name(upload_path(a), nonce, i);
+		what = xasprintf("write %s", upload_path(a));
 		if (a->parent_missing)
 			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", parent, what);
 		sh_quote(&q, tmp);
 		stage_blob(s, payload, a->rr->content.data, a->rr->content.len,
 		    q.data, what);
-		attrs(s, a->rr->res, tmp, what);
+		if (a->kind == RES_FILE)
+			attrs(s, a->rr->res, tmp, what);
+		else
+			sh_addf(s, "chmod 0644 -- %Q || fail %Q\n", tmp, what);
 		buf_free(&q);
 		free(parent);
 		free(tmp);
@@ -238,6 +478,7 @@ apply_script(struct buf *s, struct payload *payload,
 	    "printf 'tend-ok\\0'\n");
 	buf_free(&tmps);
 	free(dir);
+	return rc;
 }
 
 /* The fields "tend-X:..." the script printed, NUL-terminated. */
@@ -263,13 +504,14 @@ find_field(const struct buf *out, const char *prefix, size_t *from)
 int
 apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
     const struct observed *o, const char *app, const char *commit,
+    const char *last_good, const struct files *files,
     struct apply_result *res)
 {
 	struct buf script = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	struct payload pl;
 	struct ssh_chunk *in;
 	struct record *rec;
-	char nonce[17], *holder, *cmd, *what;
+	char nonce[17], *holder, *cmd = NULL, *what;
 	const char *f;
 	size_t off = 0;
 	int status = 0, rc = -1;
@@ -279,11 +521,15 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	what = xasprintf("tend apply of commit %.7s", commit);
 	holder = apply_holder(what);
 	free(what);
-	rec = plan_record(d, o, app, commit, commit);
+	rec = plan_record(d, o, app, commit, last_good);
 	record_stamp(rec);
 	/* One stream: the script, which the remote shell reads first, then
 	 * the bytes it reads from its stdin. */
-	apply_script(&script, &pl, p, app, rec, holder, nonce);
+	if (apply_script(&script, &pl, p, app, rec, holder, nonce,
+	    files) < 0) {
+		payload_free(&pl);
+		goto done;
+	}
 	cmd = xasprintf("sh -c 'eval \"$(head -c %zu)\"'", script.len);
 	in = xcalloc(pl.n + 1, sizeof(*in));
 	in[0].data = script.data;

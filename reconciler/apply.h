@@ -26,12 +26,15 @@ struct payload {
 	struct ssh_chunk *v;
 	size_t n, cap;
 	char *owned[3];			/* record, managed.sh, end marker */
+	struct buf *blobs;		/* release files read from the commit */
+	size_t nblobs;
 };
 
-/* Build the script and payload for plan p (pure; tested on data). */
-void apply_script(struct buf *script, struct payload *payload,
+/* Build the script and payload for plan p; release files are read from
+ * files.  -1 with err_set when one cannot be read. */
+int apply_script(struct buf *script, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
-    const char *holder, const char *nonce);
+    const char *holder, const char *nonce, const struct files *files);
 void payload_free(struct payload *pl);
 
 /*
@@ -40,7 +43,8 @@ void payload_free(struct payload *pl);
  */
 int apply_run(struct ssh *c, const struct host_plan *p,
     const struct desired *d, const struct observed *o, const char *app,
-    const char *commit, struct apply_result *res);
+    const char *commit, const char *last_good, const struct files *files,
+    struct apply_result *res);
 void apply_result_free(struct apply_result *r);
 
 /* "user@machine (pid N) at TIME": who holds the lock while tend applies. */

@@ -195,6 +195,89 @@ bad:
 	}
 }
 
+void
+tree_list_free(struct tree_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+struct walk {
+	struct tree_list *out;
+	int rc;
+};
+
+static int
+walk_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk *w = payload;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	struct tree_file *f;
+
+	if (mode == GIT_FILEMODE_TREE || mode == GIT_FILEMODE_COMMIT)
+		return 0;	/* directories come with their files */
+	GROW(w->out->v, w->out->n + 1, w->out->cap);
+	f = &w->out->v[w->out->n++];
+	f->path = xasprintf("%s%s", root, git_tree_entry_name(e));
+	f->mode = mode == GIT_FILEMODE_LINK ? 0120000 :
+	    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+	git_oid_tostr(f->oid, sizeof(f->oid), git_tree_entry_id(e));
+	return 0;
+}
+
+static int
+src_list(void *ctx, const char *dir, struct tree_list *out)
+{
+	struct gitsrc *src = ctx;
+	git_tree_entry *e = NULL;
+	git_tree *t = NULL;
+	struct walk w = { out, 0 };
+
+	memset(out, 0, sizeof(*out));
+	if (src->worktree)
+		return err_set("the work tree has no tree ids");
+	if (check_repo_path(dir) != NULL ||
+	    git_tree_entry_bypath(&e, src->root, dir) < 0 ||
+	    git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+		git_tree_entry_free(e);
+		return err_set("%s is not a directory in %s", dir, src->where);
+	}
+	git_oid_tostr(out->id, sizeof(out->id), git_tree_entry_id(e));
+	if (git_tree_lookup(&t, src->repo, git_tree_entry_id(e)) < 0) {
+		git_tree_entry_free(e);
+		return err_set("cannot read %s: %s", dir, git_msg());
+	}
+	git_tree_entry_free(e);
+	git_tree_walk(t, GIT_TREEWALK_PRE, walk_entry, &w);
+	git_tree_free(t);
+	return w.rc;
+}
+
+static int
+src_readlink(void *ctx, const char *path, struct buf *out)
+{
+	struct gitsrc *src = ctx;
+	git_tree_entry *e = NULL;
+	git_blob *b = NULL;
+
+	if (src->worktree || check_repo_path(path) != NULL ||
+	    git_tree_entry_bypath(&e, src->root, path) < 0 ||
+	    git_tree_entry_filemode(e) != GIT_FILEMODE_LINK ||
+	    git_blob_lookup(&b, src->repo, git_tree_entry_id(e)) < 0) {
+		git_tree_entry_free(e);
+		return err_set("%s is not a symbolic link in %s", path,
+		    src->where);
+	}
+	buf_add(out, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+	git_blob_free(b);
+	git_tree_entry_free(e);
+	return 0;
+}
+
 static void
 set_commit_info(struct gitsrc *src)
 {
@@ -338,6 +421,8 @@ gitsrc_open(const char *dir, const char *rev, int worktree)
 	src->files.ctx = src;
 	src->files.stat = src_stat;
 	src->files.read = src_read;
+	src->files.list = src->worktree ? NULL : src_list;
+	src->files.readlink = src_readlink;
 	src->files.where = src->where;
 	return src;
 fail:

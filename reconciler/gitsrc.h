@@ -14,6 +14,21 @@
 
 enum file_type { FT_MISSING, FT_FILE, FT_DIR, FT_SYMLINK, FT_OTHER };
 
+/* One entry of a directory tree, as a release ships it. */
+struct tree_file {
+	char *path;			/* relative to the listed directory */
+	unsigned mode;			/* 0644, 0755, or 0120000 for a link */
+	char oid[41];			/* git blob id: same id, same bytes */
+};
+
+struct tree_list {
+	char id[41];			/* the directory's git tree id */
+	struct tree_file *v;
+	size_t n, cap;
+};
+
+void tree_list_free(struct tree_list *l);
+
 /* Read access to the project's files; what render and apply use. */
 struct files {
 	void *ctx;
@@ -21,6 +36,11 @@ struct files {
 	enum file_type (*stat)(void *ctx, const char *path);
 	/* The whole content of a regular file; 0, or -1 with err_set. */
 	int (*read)(void *ctx, const char *path, struct buf *out);
+	/* Every file under directory dir, recursively, with the tree id;
+	 * NULL for the work tree, which has no ids.  0, or -1 with err_set. */
+	int (*list)(void *ctx, const char *dir, struct tree_list *out);
+	/* A link's target (FT_SYMLINK paths); 0, or -1 with err_set. */
+	int (*readlink)(void *ctx, const char *path, struct buf *out);
 	/* Where the files come from, for messages: "commit 3f2a1c9". */
 	const char *where;
 };

@@ -284,15 +284,274 @@ record_matches(const struct desired *d, const struct observed *o,
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *rr = &d->res[i];
 
+		const char *key = rr->res->kind == RES_SERVICE ?
+		    rr->unit_name : rr->key;
+		const struct rec_res *r;
+
 		if (rr->key == NULL || rr->res->absent ||
-		    !res_kind_is_path(rr->res->kind) ||
-		    rr->res->kind == RES_RELEASE)
+		    rr->res->kind == RES_COMMAND)
 			continue;
-		if (record_find(o->rec, rr->res->kind, rr->key) == NULL)
+		if ((r = record_find(o->rec, rr->res->kind, key)) == NULL)
+			return 0;
+		if (rr->res->kind == RES_RELEASE && (r->target == NULL ||
+		    strcmp(r->target, rr->release_id) != 0))
 			return 0;
 		n++;
 	}
 	return n == o->rec->nres;
+}
+
+/* Whether ids, a space-separated list, holds id. */
+static int
+has_word(const char *ids, const char *id)
+{
+	size_t n = strlen(id);
+	const char *s = ids;
+
+	while ((s = strstr(s, id)) != NULL) {
+		if ((s == ids || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0'))
+			return 1;
+		s += n;
+	}
+	return 0;
+}
+
+/* In the previous release's list ("OID MODE PATH" lines), the line for
+ * path, if its oid and mode are f's. */
+static int
+unchanged(const char *files, const struct tree_file *f)
+{
+	char *needle = xasprintf("%s %o %s\n", f->oid, f->mode, f->path);
+	const char *s = files;
+	int found = 0;
+
+	while ((s = strstr(s, needle)) != NULL) {
+		if (s == files || s[-1] == '\n') {
+			found = 1;
+			break;
+		}
+		s++;
+	}
+	free(needle);
+	return found;
+}
+
+static int
+in_tree(const struct tree_list *t, const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strlen(t->v[i].path) == len &&
+		    strncmp(t->v[i].path, path, len) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+plan_release(struct host_plan *p, const struct rendered_res *rr,
+    const struct observed *o)
+{
+	const struct obs_release *r = observed_release(o, rr->key);
+	const struct obs_entry *e = observed_find(o, rr->key);
+	char *cur = xasprintf("releases/%s", rr->release_id);
+	struct action *a;
+	size_t i;
+
+	if (rr->res->absent) {
+		if (e && e->type == 'd' && r && (*r->current || *r->ids)) {
+			a = add(p, ACT_DELETE, RES_RELEASE, rr->key);
+			a->rr = rr;
+			a->obs = e;
+			p->remove++;
+		}
+		free(cur);
+		return;
+	}
+	if (r && strcmp(r->current, cur) == 0) {
+		free(cur);
+		return;			/* running this release already */
+	}
+	free(cur);
+	a = add(p, r && *r->current ? ACT_UPDATE : ACT_CREATE, RES_RELEASE,
+	    rr->key);
+	a->rr = rr;
+	a->obs = e;
+	a->rec = record_find(o->rec, RES_RELEASE, rr->key);
+	if (e && e->type != 'd') {
+		conflict(p, a, "%s is on the host where the release directory "
+		    "goes; remove or move it by hand", type_word(e->type));
+		return;
+	}
+	if (r && has_word(r->ids, rr->release_id)) {
+		a->changes = CH_RELEASE_SWITCH;
+	} else {
+		const char *files = r && *r->current ? r->files : "";
+		const char *s;
+
+		a->changes = CH_RELEASE_NEW;
+		a->upload = xcalloc(rr->tree.n + 1, sizeof(*a->upload));
+		for (i = 0; i < rr->tree.n; i++)
+			if (!unchanged(files, &rr->tree.v[i]))
+				a->upload[a->nupload++] = i;
+		/* Files of the old release that this one no longer has. */
+		for (s = files; *s; s += strcspn(s, "\n") + (s[strcspn(s,
+		    "\n")] == '\n')) {
+			const char *path = strchr(s, ' ');
+			size_t len;
+
+			if (path == NULL || (path = strchr(path + 1, ' ')) ==
+			    NULL)
+				break;
+			path++;
+			len = strcspn(path, "\n");
+			if (!in_tree(&rr->tree, path, len)) {
+				a->drop = xrealloc(a->drop, (a->ndrop + 1) *
+				    sizeof(*a->drop));
+				a->drop[a->ndrop++] = xstrndup(path, len);
+			}
+		}
+	}
+	if (a->op == ACT_CREATE)
+		p->add++;
+	else
+		p->change++;
+}
+
+/* Whether the resource with raw key changes in this plan. */
+static const struct action *
+changed(const struct host_plan *p, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+
+		if (a->rr && strcmp(a->rr->res->key.s, key) == 0 &&
+		    (a->op == ACT_CREATE || a->op == ACT_UPDATE))
+			return a;
+	}
+	return NULL;
+}
+
+static char *
+changed_refs(const struct host_plan *p, const struct resource *res)
+{
+	struct buf b = BUF_INIT;
+	size_t k;
+
+	for (k = 0; k < res->nrefs; k++) {
+		if (!changed(p, res->refs[k].key.s))
+			continue;
+		if (b.len)
+			buf_adds(&b, ", ");
+		buf_adds(&b, res->refs[k].key.s);
+	}
+	return b.len ? buf_detach(&b, NULL) : NULL;
+}
+
+static void
+plan_service(struct host_plan *p, const struct rendered_res *rr,
+    const struct observed *o)
+{
+	const struct resource *res = rr->res;
+	const struct obs_service *sv = observed_service(o, rr->unit_name);
+	const struct obs_entry *uf = observed_find(o, rr->unit_path);
+	const char *active = sv ? sv->active : "inactive";
+	const char *enabled = sv ? sv->enabled : "";
+	int running = strcmp(active, "active") == 0;
+	int is_enabled = strcmp(enabled, "enabled") == 0;
+	struct action *a = add(p, ACT_UPDATE, RES_SERVICE, rr->key);
+	char *refs;
+
+	a->rr = rr;
+	a->obs = uf;
+	a->rec = record_find(o->rec, RES_SERVICE, rr->unit_name);
+	if (res->absent) {
+		if (running)
+			a->changes |= CH_STOP;
+		if (is_enabled)
+			a->changes |= CH_DISABLE;
+		if (uf && a->rec && a->rec->created)
+			a->changes |= CH_UNIT;	/* remove the unit file */
+		if (a->changes == 0) {
+			p->n--;
+			return;
+		}
+		a->op = ACT_DELETE;
+		p->remove++;
+		return;
+	}
+	if (rr->unit) {
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, a->hash);
+		if (uf == NULL || strcmp(uf->hash, a->hash) != 0)
+			a->changes |= CH_UNIT;
+	}
+	if (res->enabled && !is_enabled)
+		a->changes |= CH_ENABLE;
+	if (!res->enabled && is_enabled)
+		a->changes |= CH_DISABLE;
+	if (res->state == SVC_RUNNING && !running)
+		a->changes |= CH_START;
+	if (res->state == SVC_STOPPED && running)
+		a->changes |= CH_STOP;
+	refs = changed_refs(p, res);
+	if (res->state == SVC_RUNNING && running &&
+	    (refs || (a->changes & CH_UNIT))) {
+		a->changes |= CH_RESTART;
+		a->reason = refs ? xasprintf("%s changed", refs) :
+		    xstrdup("unit file changed");
+		p->restarts++;
+	}
+	free(refs);
+	if (a->changes == 0) {
+		p->n--;
+		return;
+	}
+	if (rr->unit ? uf == NULL : (!running && !is_enabled))
+		a->op = ACT_CREATE;
+	if (a->changes & ~CH_RESTART) {
+		if (a->op == ACT_CREATE)
+			p->add++;
+		else
+			p->change++;
+	}
+}
+
+static void
+plan_command(struct host_plan *p, const struct rendered_res *rr,
+    const struct desired *d)
+{
+	const struct resource *res = rr->res;
+	struct action *a;
+	char *refs;
+
+	(void)d;
+	if (res->absent)
+		return;
+	refs = changed_refs(p, res);
+	if (res->nrefs && refs == NULL)
+		return;		/* nothing it watches changed */
+	if (res->nrefs == 0 && rr->unless == NULL && !plan_has_changes(p))
+		return;		/* runs only with other changes */
+	a = add(p, ACT_UPDATE, RES_COMMAND, rr->key);
+	a->rr = rr;
+	if (refs) {
+		a->changes = CH_RUN;
+		a->reason = xasprintf("%s changed", refs);
+	} else if (rr->unless) {
+		a->changes = CH_RUN_UNLESS;
+		a->reason = xasprintf("unless '%s' succeeds on the host",
+		    rr->unless);
+	} else {
+		a->changes = CH_RUN;
+		a->reason = xstrdup("the host changes in this apply");
+	}
+	free(refs);
+	/* An unless-command may well not run: not counted as a change. */
+	if (a->changes == CH_RUN)
+		p->change++;
 }
 
 void
@@ -304,7 +563,6 @@ plan_build(struct host_plan *p, const struct desired *d,
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *rr = &d->res[i];
-		struct action *a;
 
 		if (rr->key == NULL)
 			continue;
@@ -317,14 +575,24 @@ plan_build(struct host_plan *p, const struct desired *d,
 			else
 				plan_present(p, rr, o);
 			break;
-		default:
-			a = add(p, ACT_SKIP, rr->res->kind, rr->key);
-			a->rr = rr;
-			a->why = xstrdup("releases, services and commands are "
-			    "not converged by this version of tend");
-			p->skipped++;
+		case RES_RELEASE:
+			plan_release(p, rr, o);
 			break;
+		case RES_SERVICE:
+		case RES_COMMAND:
+			break;		/* after everything they depend on */
 		}
+	}
+	/* Services and commands react to what changed before them. */
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+
+		if (rr->key == NULL)
+			continue;
+		if (rr->res->kind == RES_SERVICE)
+			plan_service(p, rr, o);
+		else if (rr->res->kind == RES_COMMAND)
+			plan_command(p, rr, d);
 	}
 	plan_prune(p, d, o);
 	p->record_stale = !record_matches(d, o, commit);
@@ -336,14 +604,32 @@ plan_has_changes(const struct host_plan *p)
 	return p->add + p->change + p->remove > 0;
 }
 
+int
+plan_has_checks(const struct host_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].changes & CH_RUN_UNLESS)
+			return 1;
+	return 0;
+}
+
 void
 host_plan_free(struct host_plan *p)
 {
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
+		size_t k;
+
 		free(p->v[i].parents);
 		free(p->v[i].why);
+		free(p->v[i].reason);
+		free(p->v[i].upload);
+		for (k = 0; k < p->v[i].ndrop; k++)
+			free(p->v[i].drop[k]);
+		free(p->v[i].drop);
 		buf_free(&p->v[i].old);
 	}
 	free(p->v);
@@ -366,14 +652,31 @@ plan_record(const struct desired *d, const struct observed *o,
 		const struct resource *res = rr->res;
 		const struct rec_res *prev;
 		struct rec_res r;
+		char relid[13];
 
-		if (rr->key == NULL || res->absent ||
-		    !res_kind_is_path(res->kind) || res->kind == RES_RELEASE)
+		if (rr->key == NULL || res->absent || res->kind == RES_COMMAND)
 			continue;
 		memset(&r, 0, sizeof(r));
 		r.kind = res->kind;
-		r.key = rr->key;
-		prev = record_find(o->rec, res->kind, rr->key);
+		r.key = res->kind == RES_SERVICE ? rr->unit_name : rr->key;
+		prev = record_find(o->rec, res->kind, r.key);
+		if (res->kind == RES_RELEASE || res->kind == RES_SERVICE) {
+			const struct obs_entry *uf = res->kind == RES_SERVICE ?
+			    observed_find(o, rr->unit_path) : NULL;
+
+			/* A unit file tend installed is tend's to remove. */
+			r.created = prev ? prev->created :
+			    res->kind == RES_SERVICE && rr->unit && !uf;
+			if (res->kind == RES_RELEASE) {
+				memcpy(relid, rr->release_id, sizeof(relid));
+				r.target = relid;
+			}
+			else if (rr->unit)
+				sha256_hex(rr->content.data ? rr->content.data :
+				    "", rr->content.len, r.hash);
+			record_add(out, &r);
+			continue;
+		}
 		/* Created by tend: absent before its first apply. */
 		r.created = prev ? prev->created :
 		    observed_find(o, rr->key) == NULL;

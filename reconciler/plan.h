@@ -23,7 +23,17 @@ enum {
 	CH_MODE = 1 << 1,
 	CH_OWNER = 1 << 2,
 	CH_GROUP = 1 << 3,
-	CH_TARGET = 1 << 4
+	CH_TARGET = 1 << 4,
+	CH_RELEASE_NEW = 1 << 5,	/* upload what changed, then switch */
+	CH_RELEASE_SWITCH = 1 << 6,	/* the release is there: just switch */
+	CH_UNIT = 1 << 7,		/* unit file installed or changed */
+	CH_ENABLE = 1 << 8,
+	CH_DISABLE = 1 << 9,
+	CH_START = 1 << 10,
+	CH_STOP = 1 << 11,
+	CH_RESTART = 1 << 12,
+	CH_RUN = 1 << 13,		/* command: run it */
+	CH_RUN_UNLESS = 1 << 14		/* command: run unless `unless` passes */
 };
 
 struct action {
@@ -42,12 +52,18 @@ struct action {
 	char hash[65];				/* file: sha256 of the new content */
 	struct buf old;				/* old content, for diffs */
 	int have_old;
+	/* release: files of the tree to send, and old ones to drop */
+	size_t *upload;
+	size_t nupload;
+	char **drop;
+	size_t ndrop;
+	char *reason;				/* restart or run: why */
 };
 
 struct host_plan {
 	struct action *v;
 	size_t n, cap;
-	size_t add, change, remove, conflicts, skipped;
+	size_t add, change, remove, conflicts, skipped, restarts;
 	int record_stale;		/* record needs rewriting anyway */
 };
 
@@ -56,6 +72,8 @@ void plan_build(struct host_plan *p, const struct desired *d,
     const struct observed *o, const char *commit);
 /* Whether apply has anything to change on the host's files. */
 int plan_has_changes(const struct host_plan *p);
+/* Whether apply must look on the host first (commands with `unless`). */
+int plan_has_checks(const struct host_plan *p);
 void host_plan_free(struct host_plan *p);
 
 /*

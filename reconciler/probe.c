@@ -25,18 +25,25 @@ probe_nonce(char out[17])
 		snprintf(out + 2 * i, 3, "%02x", r[i]);
 }
 
-void
-probe_script(struct buf *out, const char *app, char **paths, size_t n,
-    const char *nonce)
+static void
+quoted_list(struct buf *out, char **v, size_t n)
 {
 	size_t i;
+
+	for (i = 0; i < n; i++) {
+		buf_adds(out, i % 8 == 0 ? " \\\n  " : " ");
+		sh_quote(out, v[i]);
+	}
+}
+
+void
+probe_script(struct buf *out, const char *app, const struct probe_set *set,
+    const char *nonce)
+{
 	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
 
 	sh_addf(out, "export LC_ALL=C\nS=%Q\nset --", dir);
-	for (i = 0; i < n; i++) {
-		buf_adds(out, i % 8 == 0 ? " \\\n  " : " ");
-		sh_quote(out, paths[i]);
-	}
+	quoted_list(out, set->paths, set->npaths);
 	/* managed.sh, written by tend's apply, adds what it recorded. */
 	buf_adds(out, "\n[ -r \"$S/managed.sh\" ] && . \"$S/managed.sh\"\n");
 	sh_addf(out, "sec() { printf '=tend:%s:%%s\\0' \"$1\"; }\n", nonce);
@@ -52,7 +59,26 @@ probe_script(struct buf *out, const char *app, char **paths, size_t n,
 	    "  xargs -0 -r sha256sum -z -- 2>/dev/null\n"
 	    "sec link\n"
 	    "for p do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; "
-	    "readlink -- \"$p\"; printf '\\0'; fi; done\n"
+	    "readlink -- \"$p\"; printf '\\0'; fi; done\n");
+	if (set->nreleases) {
+		buf_adds(out, "sec rel\nfor r in");
+		quoted_list(out, set->releases, set->nreleases);
+		buf_adds(out, "; do printf '%s\\0' \"$r\"; "
+		    "c=$(readlink -- \"$r/current\" 2>/dev/null); "
+		    "printf '%s\\0' \"$c\"; "
+		    "ls -1 -- \"$r/releases\" 2>/dev/null | tr '\\n' ' '; "
+		    "printf '\\0'; "
+		    "[ -n \"$c\" ] && cat -- \"$r/$c/.tend-files\" 2>/dev/null; "
+		    "printf '\\0'; done\n");
+	}
+	if (set->nunits) {
+		buf_adds(out, "sec svc\nfor u in");
+		quoted_list(out, set->units, set->nunits);
+		buf_adds(out, "; do printf '%s\\0' \"$u\"; "
+		    "systemctl show -p ActiveState -p UnitFileState -- \"$u\" "
+		    "2>/dev/null | tr '\\n' ' '; printf '\\0'; done\n");
+	}
+	buf_adds(out,
 	    "sec state\n"
 	    "cat \"$S/state.json\" 2>/dev/null; printf '\\0'\n"
 	    "sec end\n");
@@ -109,6 +135,40 @@ parse_uint(const char *s, int base, unsigned long long max,
 		return -1;
 	*out = strtoull(s, &end, base);
 	return *end == '\0' && *out <= max ? 0 : -1;
+}
+
+/* The value of "KEY=value" in a space-separated list, "" if absent. */
+static char *
+prop(const char *list, const char *key)
+{
+	const char *p = strstr(list, key);
+
+	if (p == NULL || (p != list && p[-1] != ' '))
+		return xstrdup("");
+	p += strlen(key);
+	return xstrndup(p, strcspn(p, " "));
+}
+
+const struct obs_release *
+observed_release(const struct observed *o, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < o->nrel; i++)
+		if (strcmp(o->rel[i].path, path) == 0)
+			return &o->rel[i];
+	return NULL;
+}
+
+const struct obs_service *
+observed_service(const struct observed *o, const char *unit)
+{
+	size_t i;
+
+	for (i = 0; i < o->nsvc; i++)
+		if (strcmp(o->svc[i].unit, unit) == 0)
+			return &o->svc[i];
+	return NULL;
 }
 
 int
@@ -192,6 +252,27 @@ probe_parse(struct observed *o, const char *data, size_t len,
 					tl--;
 				e->target = xstrndup(f[i + 1], tl);
 			}
+		} else if (strcmp(sec, "rel") == 0) {
+			for (; i + 4 <= nf && strncmp(f[i], hdr, hlen); i += 4) {
+				struct obs_release *r;
+
+				GROW(o->rel, o->nrel + 1, o->relcap);
+				r = &o->rel[o->nrel++];
+				r->path = xstrdup(f[i]);
+				r->current = xstrdup(f[i + 1]);
+				r->ids = xstrdup(f[i + 2]);
+				r->files = xstrdup(f[i + 3]);
+			}
+		} else if (strcmp(sec, "svc") == 0) {
+			for (; i + 2 <= nf && strncmp(f[i], hdr, hlen); i += 2) {
+				struct obs_service *sv;
+
+				GROW(o->svc, o->nsvc + 1, o->svccap);
+				sv = &o->svc[o->nsvc++];
+				sv->unit = xstrdup(f[i]);
+				sv->active = prop(f[i + 1], "ActiveState=");
+				sv->enabled = prop(f[i + 1], "UnitFileState=");
+			}
 		} else if (strcmp(sec, "state") == 0) {
 			if (i < nf && strncmp(f[i], hdr, hlen) != 0) {
 				if (*f[i] && (o->rec = record_parse(f[i],
@@ -222,33 +303,32 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Paths to probe: every declared path and the directories above it, so
- * plan can say which parents an apply creates. */
-static char **
-probe_paths(const struct desired *d, size_t *n)
+static void
+add_path(char ***v, size_t *n, size_t *cap, const char *path, int parents)
 {
-	char **v = NULL;
-	size_t cap = 0, i, j, k;
+	char *p;
+	size_t k;
 
-	*n = 0;
-	for (i = 0; i < d->nres; i++) {
-		const char *key = d->res[i].key;
-		char *p;
-
-		if (key == NULL || !res_kind_is_path(d->res[i].res->kind))
-			continue;
-		GROW(v, *n + 1, cap);
-		v[(*n)++] = xstrdup(key);
-		p = xstrdup(key);
-		while ((k = (size_t)(strrchr(p, '/') - p)) > 0) {
-			p[k] = '\0';
-			GROW(v, *n + 1, cap);
-			v[(*n)++] = xstrdup(p);
-		}
-		free(p);
+	GROW(*v, *n + 1, *cap);
+	(*v)[(*n)++] = xstrdup(path);
+	if (!parents)
+		return;
+	p = xstrdup(path);
+	while ((k = (size_t)(strrchr(p, '/') - p)) > 0) {
+		p[k] = '\0';
+		GROW(*v, *n + 1, *cap);
+		(*v)[(*n)++] = xstrdup(p);
 	}
+	free(p);
+}
+
+static void
+sort_unique(char **v, size_t *n)
+{
+	size_t i, j;
+
 	if (*n == 0)
-		return v;
+		return;
 	qsort(v, *n, sizeof(*v), cmp_str);
 	for (i = j = 1; i < *n; i++) {
 		if (strcmp(v[i], v[j - 1]) == 0)
@@ -257,7 +337,53 @@ probe_paths(const struct desired *d, size_t *n)
 			v[j++] = v[i];
 	}
 	*n = j;
-	return v;
+}
+
+/* What to look at: every declared path and the directories above it (so
+ * plan can say which parents an apply creates), unit files, releases. */
+static void
+probe_set_build(struct probe_set *set, const struct desired *d)
+{
+	size_t i, cap = 0, rcap = 0, ucap = 0;
+
+	memset(set, 0, sizeof(*set));
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+
+		if (rr->key == NULL)
+			continue;
+		if (rr->res->kind == RES_RELEASE) {
+			add_path(&set->releases, &set->nreleases, &rcap,
+			    rr->key, 0);
+			add_path(&set->paths, &set->npaths, &cap, rr->key, 1);
+		} else if (rr->res->kind == RES_SERVICE) {
+			add_path(&set->units, &set->nunits, &ucap,
+			    rr->unit_name, 0);
+			add_path(&set->paths, &set->npaths, &cap,
+			    rr->unit_path, 0);
+		} else if (res_kind_is_path(rr->res->kind)) {
+			add_path(&set->paths, &set->npaths, &cap, rr->key, 1);
+		}
+	}
+	sort_unique(set->paths, &set->npaths);
+	sort_unique(set->releases, &set->nreleases);
+	sort_unique(set->units, &set->nunits);
+}
+
+static void
+probe_set_free(struct probe_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->npaths; i++)
+		free(set->paths[i]);
+	for (i = 0; i < set->nreleases; i++)
+		free(set->releases[i]);
+	for (i = 0; i < set->nunits; i++)
+		free(set->units[i]);
+	free(set->paths);
+	free(set->releases);
+	free(set->units);
 }
 
 int
@@ -267,17 +393,14 @@ probe_run(struct ssh *c, const char *app, const struct desired *d,
 	struct buf script = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	struct ssh_chunk chunk;
 	char nonce[17];
-	char **paths;
-	size_t n, i;
+	struct probe_set set;
 	int status = 0, rc = -1;
 
 	memset(o, 0, sizeof(*o));
 	probe_nonce(nonce);
-	paths = probe_paths(d, &n);
-	probe_script(&script, app, paths, n, nonce);
-	for (i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
+	probe_set_build(&set, d);
+	probe_script(&script, app, &set, nonce);
+	probe_set_free(&set);
 	/* The script goes in on stdin: no argument length limit, and any
 	 * login shell passes "sh -s" on unchanged. */
 	chunk.data = script.data;
@@ -357,6 +480,19 @@ observed_free(struct observed *o)
 		free(o->v[i].target);
 	}
 	free(o->v);
+	for (i = 0; i < o->nrel; i++) {
+		free(o->rel[i].path);
+		free(o->rel[i].current);
+		free(o->rel[i].ids);
+		free(o->rel[i].files);
+	}
+	free(o->rel);
+	for (i = 0; i < o->nsvc; i++) {
+		free(o->svc[i].unit);
+		free(o->svc[i].active);
+		free(o->svc[i].enabled);
+	}
+	free(o->svc);
 	record_free(o->rec);
 	free(o->rec_error);
 	memset(o, 0, sizeof(*o));

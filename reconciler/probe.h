@@ -26,16 +26,45 @@ struct obs_entry {
 	char *target;			/* links */
 };
 
+/* A release path: where current points and which releases are there. */
+struct obs_release {
+	char *path;
+	char *current;			/* link target, "" when none */
+	char *ids;			/* release directories, space-separated */
+	char *files;			/* current release's .tend-files */
+};
+
+/* A systemd unit as systemctl shows it. */
+struct obs_service {
+	char *unit;
+	char *active;			/* ActiveState: active, inactive, ... */
+	char *enabled;			/* UnitFileState: enabled, disabled, ... */
+};
+
 struct observed {
 	struct obs_entry *v;		/* only paths that exist */
 	size_t n, cap;
+	struct obs_release *rel;
+	size_t nrel, relcap;
+	struct obs_service *svc;
+	size_t nsvc, svccap;
 	struct record *rec;		/* NULL when tend never applied here */
 	char *rec_error;		/* why the record could not be read */
 };
 
-/* The script that probes paths (and what managed.sh lists) for app. */
-void probe_script(struct buf *out, const char *app, char **paths, size_t n,
-    const char *nonce);
+/* What a probe looks at: paths, release paths and units. */
+struct probe_set {
+	char **paths;
+	size_t npaths;
+	char **releases;
+	size_t nreleases;
+	char **units;
+	size_t nunits;
+};
+
+/* The script that probes set (and what managed.sh lists) for app. */
+void probe_script(struct buf *out, const char *app,
+    const struct probe_set *set, const char *nonce);
 /* Parse a probe's output into o; -1 with err_set if it is malformed. */
 int probe_parse(struct observed *o, const char *data, size_t len,
     const char *nonce);
@@ -44,6 +73,10 @@ int probe_run(struct ssh *c, const char *app, const struct desired *d,
     struct observed *o);
 const struct obs_entry *observed_find(const struct observed *o,
     const char *path);
+const struct obs_release *observed_release(const struct observed *o,
+    const char *path);
+const struct obs_service *observed_service(const struct observed *o,
+    const char *unit);
 void observed_free(struct observed *o);
 
 /* Read whole files (for diffs), one round trip; contents[i] for paths[i]. */

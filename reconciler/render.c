@@ -458,6 +458,25 @@ render_res(struct renderer *r, const struct resource *res,
 	}
 	if (res->kind == RES_FILE && rr->key != NULL)
 		render_file_content(r, rr);
+	if (res->kind == RES_RELEASE && rr->from && !res->absent &&
+	    r->rc->files->list) {
+		if (r->rc->files->list(r->rc->files->ctx, rr->from,
+		    &rr->tree) < 0)
+			report(r, r->m->file, res->from.pos.line,
+			    res->from.pos.col, "%s", err_msg());
+		memcpy(rr->release_id, rr->tree.id, 12);
+	}
+	if (res->kind == RES_SERVICE && rr->key) {
+		/* A name without a type suffix is a .service unit. */
+		rr->unit_name = strchr(rr->key, '.') ? xstrdup(rr->key) :
+		    xasprintf("%s.service", rr->key);
+		rr->unit_path = xasprintf("/etc/systemd/system/%s",
+		    rr->unit_name);
+		if (rr->unit && !res->absent && r->rc->files->read(
+		    r->rc->files->ctx, rr->unit, &rr->content) < 0)
+			report(r, r->m->file, res->unit.pos.line,
+			    res->unit.pos.col, "%s", err_msg());
+	}
 }
 
 static void
@@ -544,7 +563,10 @@ desired_free(struct desired *d)
 		free(rr->run);
 		free(rr->cwd);
 		free(rr->unless);
+		free(rr->unit_path);
+		free(rr->unit_name);
 		buf_free(&rr->content);
+		tree_list_free(&rr->tree);
 	}
 	free(d->res);
 	for (i = 0; i < d->nchecks; i++) {

@@ -27,6 +27,10 @@ struct rendered_res {
 	char *key;			/* expanded; owned, as are the rest */
 	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
 	struct buf content;		/* file: the bytes to write */
+	struct tree_list tree;		/* release: what `from` holds */
+	char release_id[13];		/* release: tree id, 12 hex digits */
+	char *unit_path;		/* service: /etc/systemd/system/NAME */
+	char *unit_name;		/* service: NAME.service */
 };
 
 struct rendered_check {

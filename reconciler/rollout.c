@@ -156,12 +156,13 @@ rollout_host(struct host_run *r, void *arg)
 		    r->plan.conflicts == 1 ? "" : "s");
 		goto done;
 	}
-	if (!plan_has_changes(&r->plan) && !r->plan.record_stale) {
+	if (!plan_has_changes(&r->plan) && !r->plan.record_stale &&
+	    !plan_has_checks(&r->plan)) {
 		r->state = HOST_IN_SYNC;
 		goto done;
 	}
 	if (apply_run(c, &r->plan, &r->d, &r->o, ctx->app, ctx->commit,
-	    &r->ar) < 0) {
+	    ctx->commit, ctx->files, &r->ar) < 0) {
 		fail(r, r->ar.locked ? HOST_LOCKED : HOST_FAILED);
 		goto done;
 	}

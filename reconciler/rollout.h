@@ -36,6 +36,7 @@ struct host_run {
 struct rollout_ctx {
 	const char *app;
 	const char *commit;
+	const struct files *files;	/* the commit's files, for releases */
 	const struct ssh_opts *ssh;
 	int apply;			/* else only plan */
 	int fetch_old;			/* read old contents for diffs */

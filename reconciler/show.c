@@ -34,6 +34,7 @@ show_summarize(struct summary *s, const struct host_run *runs, size_t n)
 		s->change += p->change;
 		s->remove += p->remove;
 		s->conflicts += p->conflicts;
+		s->restarts += p->restarts;
 		for (j = 0; j < p->n; j++)
 			s->drift += p->v[j].drift;
 		if (plan_has_changes(p))
@@ -73,6 +74,39 @@ describe(struct buf *b, const struct action *a)
 	const struct obs_entry *e = a->obs;
 	const char *sep = "";
 
+	if (a->kind == RES_RELEASE && a->op != ACT_DELETE &&
+	    a->op != ACT_CONFLICT) {
+		if (a->changes & CH_RELEASE_SWITCH)
+			buf_addf(b, "switch to %s: on the host already, no "
+			    "upload", a->rr->release_id);
+		else
+			buf_addf(b, "new release %s: %zu of %zu files sent%s%s",
+			    a->rr->release_id, a->nupload, a->rr->tree.n,
+			    a->rr->build ? ", then build: " : "",
+			    a->rr->build ? a->rr->build : "");
+		return;
+	}
+	if (a->kind == RES_SERVICE || a->kind == RES_COMMAND) {
+		static const struct {
+			unsigned flag;
+			const char *word;
+		} words[] = { { CH_UNIT, "unit file" }, { CH_ENABLE, "enable" },
+			{ CH_DISABLE, "disable" }, { CH_START, "start" },
+			{ CH_STOP, "stop" }, { CH_RESTART, "restart: " },
+			{ CH_RUN, "runs: " }, { CH_RUN_UNLESS, "runs " } };
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(words); i++) {
+			if (!(a->changes & words[i].flag))
+				continue;
+			buf_addf(b, "%s%s", sep, words[i].word);
+			sep = ", ";
+			if (words[i].flag & (CH_RESTART | CH_RUN |
+			    CH_RUN_UNLESS))
+				buf_adds(b, a->reason);
+		}
+		return;
+	}
 	switch (a->op) {
 	case ACT_CREATE:
 		if (a->kind == RES_FILE)
@@ -192,6 +226,7 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 
 		describe(&b, a);
 		fprintf(out, "  %s%s %s %s%s  (%s)%s\n", color(op_color(a->op)),
+		    a->changes == CH_RESTART ? "\xe2\x86\xbb" :
 		    act_symbol(a->op), res_kind_name(a->kind), a->key,
 		    color(RESET), buf_str(&b), a->drift ? "  drift: changed "
 		    "on the host" : "");
@@ -217,6 +252,9 @@ show_summary_line(FILE *out, const struct run_info *ri,
 	    apply ? "removed" : "to remove");
 	if (s->drift)
 		fprintf(out, " (%zu drift)", s->drift);
+	if (s->restarts)
+		fprintf(out, ", %zu restart%s", s->restarts,
+		    s->restarts == 1 ? "" : "s");
 	fprintf(out, ", on %zu of %zu host%s.%s\n", s->hosts_changed, s->hosts,
 	    s->hosts == 1 ? "" : "s", color(RESET));
 	if (s->conflicts)
@@ -248,6 +286,23 @@ action_json(const struct action *a, int with_diff)
 		json_array_append_new(ch, json_string("owner"));
 	if (a->changes & CH_GROUP)
 		json_array_append_new(ch, json_string("group"));
+	{
+		static const struct {
+			unsigned flag;
+			const char *word;
+		} more[] = { { CH_RELEASE_NEW, "release" },
+			{ CH_RELEASE_SWITCH, "switch" }, { CH_UNIT, "unit" },
+			{ CH_ENABLE, "enable" }, { CH_DISABLE, "disable" },
+			{ CH_START, "start" }, { CH_STOP, "stop" },
+			{ CH_RESTART, "restart" }, { CH_RUN, "run" },
+			{ CH_RUN_UNLESS, "run_unless" } };
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(more); i++)
+			if (a->changes & more[i].flag)
+				json_array_append_new(ch,
+				    json_string(more[i].word));
+	}
 	json_object_set_new(o, "changes", ch);
 	json_object_set_new(o, "drift", json_boolean(a->drift));
 	json_object_set_new(o, "prune", json_boolean(a->prune));
@@ -305,9 +360,10 @@ show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
 	}
 	json_object_set_new(root, "hosts", hosts);
 	show_summarize(&s, runs, n);
-	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "add", (json_int_t)s.add, "change", (json_int_t)s.change,
-	    "remove", (json_int_t)s.remove, "drift", (json_int_t)s.drift,
+	    "remove", (json_int_t)s.remove, "restarts",
+	    (json_int_t)s.restarts, "drift", (json_int_t)s.drift,
 	    "conflicts", (json_int_t)s.conflicts,
 	    "hosts", (json_int_t)s.hosts,
 	    "hosts_changed", (json_int_t)s.hosts_changed,

@@ -18,7 +18,7 @@ struct run_info {
 };
 
 struct summary {
-	size_t add, change, remove, drift, conflicts;
+	size_t add, change, remove, drift, conflicts, restarts;
 	size_t hosts, hosts_changed, hosts_failed;
 };
 

@@ -147,7 +147,7 @@ test_expect_success 'plan --json gives the documented shape' '
 	assert a[0]["op"] == "update" and a[0]["kind"] == "file", a
 	assert a[0]["key"] == "/etc/t/deep/er/notes.txt" and a[0]["changes"] == ["content"]
 	assert a[0]["drift"] is True and "-drift" in a[0]["diff"], a
-	assert d["summary"] == {"add": 0, "change": 1, "remove": 0, "drift": 1,
+	assert d["summary"] == {"add": 0, "change": 1, "remove": 0, "restarts": 0, "drift": 1,
 	    "conflicts": 0, "hosts": 3, "hosts_changed": 1, "hosts_failed": 0}, d["summary"]
 	EOF
 '
@@ -213,21 +213,6 @@ test_expect_success 'a directory where a file is declared is a conflict: that ho
 	test_grep "^host1 (127.0.0.2)  applied" out &&
 	on_host host2 "stat -c %a /etc/t; test -d /etc/t/blocker" >got &&
 	echo 750 >want && test_cmp want got
-'
-
-test_expect_success 'kinds this version does not converge are named, and the rest is applied' '
-	manifest <<-\EOF &&
-	  - directory: /etc/t
-	    mode: "0755"
-	  - service: hello
-	  - file: /etc/t/after-service.conf
-	    content: "x\n"
-	EOF
-	commit "a service" &&
-	on_host host2 "rmdir /etc/t/blocker" &&
-	"$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "  ? service hello  (releases, services and commands are not converged by this version of tend)" out &&
-	on_host host3 "cat /etc/t/after-service.conf"
 '
 
 test_done

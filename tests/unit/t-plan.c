@@ -23,7 +23,8 @@ no_read(void *ctx, const char *path, struct buf *out)
 	return err_set("%s: no files here", path);
 }
 
-static const struct files nofiles = { NULL, no_stat, no_read, "commit x" };
+static const struct files nofiles = { .stat = no_stat, .read = no_read,
+	.where = "commit x" };
 #define COMMIT "1111111111111111111111111111111111111111"
 static const struct render_ctx rctx = { &nofiles, COMMIT };
 

@@ -47,7 +47,8 @@ mem_read(void *ctx, const char *path, struct buf *out)
 	return err_set("%s: not found", path);
 }
 
-static const struct files mem = { NULL, mem_stat, mem_read, "commit 0123abc" };
+static const struct files mem = { .ctx = NULL, .stat = mem_stat,
+	.read = mem_read, .where = "commit 0123abc" };
 static const struct render_ctx rctx = { &mem,
 	"0123abcdef0123abcdef0123abcdef0123abcdef" };
 
