@@ -255,10 +255,12 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
 	if (a->changes & CH_STOP)
 		sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
 		    "stop the service");
+	/* A unit that failed before (a bad release, a crash loop) must not
+	 * stay stuck at its start limit: forget that, then (re)start. */
 	if (a->changes & (CH_START | CH_RESTART))
-		sh_addf(s, "systemctl %s -- %Q || { systemctl status "
-		    "--no-pager -n 15 -- %Q >&2; fail %Q; }\n",
-		    (a->changes & CH_START) ? "start" : "restart", u, u,
+		sh_addf(s, "systemctl reset-failed -- %Q 2>/dev/null; "
+		    "systemctl restart -- %Q || { systemctl status --no-pager "
+		    "-n 15 -- %Q >&2; fail %Q; }\n", u, u, u,
 		    (a->changes & CH_START) ? "start the service" :
 		    "restart the service");
 	free(tmp);

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "health.h"
 #include "render.h"
 
 int
@@ -278,6 +279,7 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	if (select_hosts(hc->p.m, &hc->o, &hc->env, &hc->hosts, &hc->n) < 0)
 		return 1;
 	ssh_global_init();
+	health_global_init();
 	hc->runs = runs_prepare(&hc->p, hc->env, hc->hosts, hc->n);
 	hc->ri.command = self->name;
 	hc->ri.m = hc->p.m;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "health.h"
 #include "log.h"
 #include "rollout.h"
 
@@ -57,6 +58,36 @@ rollout_each(struct host_run *runs, size_t n, int parallel,
 	free(th);
 }
 
+int
+rollout_run(struct host_run *runs, size_t n, const struct rollout *policy,
+    struct rollout_ctx *ctx)
+{
+	size_t done = 0, failed = 0, batch, i;
+
+	while (done < n) {
+		/* The canary hosts go first, on their own. */
+		batch = done == 0 && policy->canary > 0 ?
+		    (size_t)policy->canary : (size_t)policy->parallel;
+		if (batch > n - done)
+			batch = n - done;
+		rollout_each(runs + done, batch, policy->parallel, rollout_host,
+		    ctx);
+		for (i = done; i < done + batch; i++)
+			if (runs[i].state == HOST_FAILED ||
+			    runs[i].state == HOST_LOCKED)
+				failed++;
+		done += batch;
+		if (failed > (size_t)policy->max_failed)
+			break;
+	}
+	for (i = done; i < n; i++) {
+		runs[i].state = HOST_SKIPPED;
+		runs[i].error = xstrdup("not touched: the rollout halted");
+		runs[i].running = runs[i].o.rec ? runs[i].o.rec->commit : NULL;
+	}
+	return done < n || failed > (size_t)policy->max_failed;
+}
+
 void
 host_run_free(struct host_run *r)
 {
@@ -65,13 +96,14 @@ host_run_free(struct host_run *r)
 	host_plan_free(&r->plan);
 	apply_result_free(&r->ar);
 	free(r->error);
+	free(r->rolled_back_to);
 }
 
 const char *
 host_state_name(enum host_state s)
 {
 	static const char *const names[] = { "pending", "failed", "locked",
-		"planned", "in_sync", "applied" };
+		"planned", "in_sync", "applied", "skipped", "rolled_back" };
 
 	return names[s];
 }
@@ -133,6 +165,7 @@ rollout_host(struct host_run *r, void *arg)
 {
 	const struct rollout_ctx *ctx = arg;
 	long start = now_ms();
+	const char *last_good;
 	struct ssh *c;
 
 	if ((c = ssh_connect(&r->target, ctx->ssh)) == NULL) {
@@ -161,12 +194,35 @@ rollout_host(struct host_run *r, void *arg)
 		r->state = HOST_IN_SYNC;
 		goto done;
 	}
+	/* With health checks, the commit is good only once they pass. */
+	last_good = r->d.nchecks && r->o.rec && r->o.rec->last_good ?
+	    r->o.rec->last_good : ctx->commit;
+	r->touched = plan_has_changes(&r->plan);
 	if (apply_run(c, &r->plan, &r->d, &r->o, ctx->app, ctx->commit,
-	    ctx->commit, ctx->files, &r->ar) < 0) {
+	    last_good, ctx->files, &r->ar) < 0) {
 		fail(r, r->ar.locked ? HOST_LOCKED : HOST_FAILED);
+		if (r->ar.locked)
+			r->touched = 0;
 		goto done;
 	}
+	if (r->d.nchecks) {
+		struct host_plan none;
+		struct apply_result ar;
+
+		if (health_run(c, &r->d) < 0) {
+			fail(r, HOST_FAILED);
+			goto done;
+		}
+		memset(&none, 0, sizeof(none));
+		if (strcmp(last_good, ctx->commit) != 0 &&
+		    apply_run(c, &none, &r->d, &r->o, ctx->app, ctx->commit,
+		    ctx->commit, ctx->files, &ar) < 0) {
+			fail(r, HOST_FAILED);
+			goto done;
+		}
+	}
 	r->state = plan_has_changes(&r->plan) ? HOST_APPLIED : HOST_IN_SYNC;
+	r->running = ctx->commit;
 done:
 	if (c) {
 		r->execs = ssh_exec_count(c);

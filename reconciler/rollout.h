@@ -16,7 +16,9 @@ enum host_state {
 	HOST_LOCKED,		/* another tend holds the on-host lock */
 	HOST_PLANNED,		/* probed and planned */
 	HOST_IN_SYNC,		/* apply: nothing to do */
-	HOST_APPLIED		/* apply: changes made */
+	HOST_APPLIED,		/* apply: changes made, checks passed */
+	HOST_SKIPPED,		/* not touched: the rollout halted first */
+	HOST_ROLLED_BACK	/* failed, then returned to its last good */
 };
 
 struct host_run {
@@ -30,6 +32,9 @@ struct host_run {
 	char *error;			/* why it failed */
 	unsigned execs;			/* exec channels used */
 	long ms;			/* wall time on this host */
+	int touched;			/* apply ran on the host */
+	const char *running;		/* commit the host runs at the end */
+	char *rolled_back_to;		/* commit a rollback returned it to */
 };
 
 /* What rollout_host does on each host. */
@@ -47,6 +52,14 @@ struct rollout_ctx {
 
 /* Connect, probe, plan, and (ctx->apply) apply one host. */
 void rollout_host(struct host_run *r, void *ctx);
+
+/*
+ * Apply to runs[0..n) as the policy says: the canary hosts alone first,
+ * then `parallel` at a time, halting once more than max_failed hosts have
+ * failed (hosts not reached are HOST_SKIPPED).  Returns 1 when it halted.
+ */
+int rollout_run(struct host_run *runs, size_t n, const struct rollout *policy,
+    struct rollout_ctx *ctx);
 
 /* Run fn on each of runs[0..n), at most parallel at once (threads). */
 void rollout_each(struct host_run *runs, size_t n, int parallel,

@@ -26,10 +26,13 @@ show_summarize(struct summary *s, const struct host_run *runs, size_t n)
 		const struct host_plan *p = &runs[i].plan;
 
 		if (runs[i].state == HOST_FAILED ||
-		    runs[i].state == HOST_LOCKED) {
+		    runs[i].state == HOST_LOCKED ||
+		    runs[i].state == HOST_ROLLED_BACK) {
 			s->hosts_failed++;
 			continue;
 		}
+		if (runs[i].state == HOST_SKIPPED)
+			continue;
 		s->add += p->add;
 		s->change += p->change;
 		s->remove += p->remove;
