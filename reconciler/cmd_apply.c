@@ -158,5 +158,5 @@ cmd_apply(const struct cmd_entry *self, int argc, char **argv)
 	}
 	host_cmd_log(&hc);
 	host_cmd_free(&hc);
-	return sum.hosts_failed || halted ? 1 : 0;
+	return sum.hosts_failed || sum.hosts_rolled_back || halted ? 1 : 0;
 }

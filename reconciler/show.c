@@ -25,9 +25,12 @@ show_summarize(struct summary *s, const struct host_run *runs, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct host_plan *p = &runs[i].plan;
 
+		if (runs[i].state == HOST_ROLLED_BACK) {
+			s->hosts_rolled_back++;
+			continue;
+		}
 		if (runs[i].state == HOST_FAILED ||
-		    runs[i].state == HOST_LOCKED ||
-		    runs[i].state == HOST_ROLLED_BACK) {
+		    runs[i].state == HOST_LOCKED) {
 			s->hosts_failed++;
 			continue;
 		}
@@ -268,6 +271,10 @@ show_summary_line(FILE *out, const struct run_info *ri,
 		fprintf(out, "%s%zu host%s failed.%s\n", color(RED),
 		    s->hosts_failed, s->hosts_failed == 1 ? "" : "s",
 		    color(RESET));
+	if (s->hosts_rolled_back)
+		fprintf(out, "%s%zu host%s rolled back to the last good "
+		    "commit.%s\n", color(RED), s->hosts_rolled_back,
+		    s->hosts_rolled_back == 1 ? "" : "s", color(RESET));
 }
 
 static json_t *
@@ -363,14 +370,15 @@ show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
 	}
 	json_object_set_new(root, "hosts", hosts);
 	show_summarize(&s, runs, n);
-	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "add", (json_int_t)s.add, "change", (json_int_t)s.change,
 	    "remove", (json_int_t)s.remove, "restarts",
 	    (json_int_t)s.restarts, "drift", (json_int_t)s.drift,
 	    "conflicts", (json_int_t)s.conflicts,
 	    "hosts", (json_int_t)s.hosts,
 	    "hosts_changed", (json_int_t)s.hosts_changed,
-	    "hosts_failed", (json_int_t)s.hosts_failed);
+	    "hosts_failed", (json_int_t)s.hosts_failed,
+	    "hosts_rolled_back", (json_int_t)s.hosts_rolled_back);
 	json_object_set_new(root, "summary", sum);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fprintf(out, "%s\n", text);

@@ -19,7 +19,7 @@ struct run_info {
 
 struct summary {
 	size_t add, change, remove, drift, conflicts, restarts;
-	size_t hosts, hosts_changed, hosts_failed;
+	size_t hosts, hosts_changed, hosts_failed, hosts_rolled_back;
 };
 
 void show_summarize(struct summary *s, const struct host_run *runs,

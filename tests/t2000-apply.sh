@@ -148,7 +148,8 @@ test_expect_success 'plan --json gives the documented shape' '
 	assert a[0]["key"] == "/etc/t/deep/er/notes.txt" and a[0]["changes"] == ["content"]
 	assert a[0]["drift"] is True and "-drift" in a[0]["diff"], a
 	assert d["summary"] == {"add": 0, "change": 1, "remove": 0, "restarts": 0, "drift": 1,
-	    "conflicts": 0, "hosts": 3, "hosts_changed": 1, "hosts_failed": 0}, d["summary"]
+	    "conflicts": 0, "hosts": 3, "hosts_changed": 1, "hosts_failed": 0,
+	    "hosts_rolled_back": 0}, d["summary"]
 	EOF
 '
 

@@ -62,7 +62,7 @@ test_expect_success 'names and contents with quotes, $, backquotes, backslashes,
 test_expect_success 'setup: a plain manifest for three hosts' '
 	manifest <<-\EOF &&
 	environments:
-	  production: {hosts: [host1, host2, host3]}
+	  production: {hosts: [host1, host2, host3], rollout: {max_failed: 3}}
 	resources:
 	  - file: /etc/f.conf
 	    content: "f\n"
@@ -101,7 +101,7 @@ test_expect_success 'a host_key pin in the manifest is checked instead of known_
 	  host2: {address: 127.0.0.3, host_key: $key2}
 	  host3: {address: 127.0.0.4, host_key: $key2}
 	environments:
-	  production: {hosts: [host2, host3]}
+	  production: {hosts: [host2, host3], rollout: {max_failed: 3}}
 	resources:
 	  - file: /etc/f.conf
 	    content: "f\n"
@@ -122,7 +122,7 @@ test_expect_success 'a host that does not answer fails alone, saying why' '
 	  host1: {address: 127.0.0.2}
 	  ghost: {address: 127.0.0.9}
 	environments:
-	  production: {hosts: [host1, ghost]}
+	  production: {hosts: [host1, ghost], rollout: {max_failed: 1}}
 	resources:
 	  - file: /etc/f.conf
 	    content: "f2\n"
@@ -202,7 +202,7 @@ while True:
 	  host1: {address: 127.0.0.2}
 	  mute: {address: 127.0.0.9}
 	environments:
-	  production: {hosts: [host1, mute]}
+	  production: {hosts: [host1, mute], rollout: {max_failed: 1}}
 	EOF
 	test_commit repo mute &&
 	! "$TEND" plan -C repo $TEND_SSH --timeout 1s >out &&
