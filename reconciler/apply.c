@@ -111,7 +111,8 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 	size_t i, k;
 	int rc = 0;
 
-	what = xasprintf("stage release %s of %s", rr->release_id, a->key);
+	what = xasprintf("could not stage release %s of %s", rr->release_id,
+	    a->key);
 	sh_addf(s, "mkdir -p -- %Q && rm -rf -- %Q || fail %Q\n", rel, t,
 	    what);
 	sh_addf(s, "if [ -d %Q/ ]; then cp -a -- %Q/. %Q; else mkdir -- %Q; "
@@ -189,7 +190,8 @@ commit_release(struct buf *s, const struct action *a, const char *nonce)
 	char *tmplink = xasprintf("%s/.tend-current.%s", a->key, nonce);
 	char *cur = xasprintf("%s/current", a->key);
 	char *rel = xasprintf("%s/releases", a->key);
-	char *what = xasprintf("release %s of %s", rr->release_id, a->key);
+	char *what = xasprintf("could not switch %s to release %s", a->key,
+	    rr->release_id);
 
 	if (a->op == ACT_DELETE) {
 		sh_addf(s, "rm -f -- %Q && rm -rf -- %Q || fail %Q\n"
@@ -232,37 +234,37 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
 
 	if (a->op == ACT_DELETE) {
 		if (a->changes & CH_STOP)
-			sh_addf(s, "systemctl stop -- %Q || fail 'stop %s'\n", u,
-			    "the service");
+			sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
+			    "could not stop the service");
 		if (a->changes & CH_DISABLE)
 			sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
-			    "disable the service");
+			    "could not disable the service");
 		if (a->changes & CH_UNIT)
 			sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
-			    "fail %Q\n", rr->unit_path, "remove the unit");
+			    "fail %Q\n", rr->unit_path, "could not remove the unit");
 		free(tmp);
 		return;
 	}
 	if (a->changes & CH_UNIT)
 		sh_addf(s, "mv -f -T -- %Q %Q && systemctl daemon-reload || "
-		    "fail %Q\n", tmp, rr->unit_path, "install the unit file");
+		    "fail %Q\n", tmp, rr->unit_path, "could not install the unit file");
 	if (a->changes & CH_ENABLE)
 		sh_addf(s, "systemctl enable -q -- %Q || fail %Q\n", u,
-		    "enable the service");
+		    "could not enable the service");
 	if (a->changes & CH_DISABLE)
 		sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
-		    "disable the service");
+		    "could not disable the service");
 	if (a->changes & CH_STOP)
 		sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
-		    "stop the service");
+		    "could not stop the service");
 	/* A unit that failed before (a bad release, a crash loop) must not
 	 * stay stuck at its start limit: forget that, then (re)start. */
 	if (a->changes & (CH_START | CH_RESTART))
 		sh_addf(s, "systemctl reset-failed -- %Q 2>/dev/null; "
 		    "systemctl restart -- %Q || { systemctl status --no-pager "
 		    "-n 15 -- %Q >&2; fail %Q; }\n", u, u, u,
-		    (a->changes & CH_START) ? "start the service" :
-		    "restart the service");
+		    (a->changes & CH_START) ? "the service did not start" :
+		    "the service did not restart");
 	free(tmp);
 }
 
@@ -271,6 +273,8 @@ commit_command(struct buf *s, const struct action *a)
 {
 	const struct rendered_res *rr = a->rr;
 	char *what = xasprintf("command %s failed", rr->key);
+	char *late = xasprintf("command %s timed out after %lds", rr->key,
+	    (rr->res->timeout_ms + 999) / 1000);
 	struct buf run = BUF_INIT;
 
 	sh_addf(&run, "(cd %Q && ", rr->cwd ? rr->cwd : "/");
@@ -281,7 +285,7 @@ commit_command(struct buf *s, const struct action *a)
 	    "{ rc=$?; tail -c 3000 \"$S/command.log\" >&2; "
 	    "[ $rc = 124 ] && fail %Q; fail %Q; }\n"
 	    "printf 'tend-ran:%%s\\0' %Q\n", rr->run,
-	    "command timed out", what, rr->key);
+	    late, what, rr->key);
 	if (a->changes & CH_RUN_UNLESS)
 		sh_addf(s, "if ! (cd %Q && sh -c %Q) >/dev/null 2>&1; then\n%s"
 		    "fi\n", rr->cwd ? rr->cwd : "/", rr->unless, run.data);
@@ -289,6 +293,7 @@ commit_command(struct buf *s, const struct action *a)
 		buf_adds(s, run.data);
 	buf_free(&run);
 	free(what);
+	free(late);
 }
 
 void
@@ -327,8 +332,8 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 		commit_command(s, a);
 		return;
 	}
-	what = xasprintf("%s %s %s", act_name(a->op), res_kind_name(a->kind),
-	    a->key);
+	what = xasprintf("could not %s %s %s", act_name(a->op),
+	    res_kind_name(a->kind), a->key);
 	tmp = tmp_name(a->key, nonce, i);
 	parent = parent_of(a->key);
 
@@ -384,8 +389,8 @@ apply_script(struct buf *s, struct payload *payload,
 	    nonce);
 	buf_adds(s,
 	    "fail() { printf 'tend-failed:%s\\0' \"$1\"; exit 1; }\n"
-	    "mkdir -p \"$S\" || fail \"create $S\"\n"
-	    "exec 9>>\"$S/lock\" || fail \"open $S/lock\"\n"
+	    "mkdir -p \"$S\" || fail \"could not create $S\"\n"
+	    "exec 9>>\"$S/lock\" || fail \"could not open $S/lock\"\n"
 	    "if ! flock -n 9; then printf 'tend-locked:'; cat \"$S/lock\"; "
 	    "printf '\\0'; exit 75; fi\n");
 	sh_addf(s, "printf '%%s\\n' %Q >\"$S/lock\"\n", holder);
@@ -431,7 +436,7 @@ apply_script(struct buf *s, struct payload *payload,
 			continue;
 		parent = parent_of(upload_path(a));
 		tmp = tmp_name(upload_path(a), nonce, i);
-		what = xasprintf("write %s", upload_path(a));
+		what = xasprintf("could not write %s", upload_path(a));
 		if (a->parent_missing)
 			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", parent, what);
 		sh_quote(&q, tmp);
@@ -447,7 +452,7 @@ apply_script(struct buf *s, struct payload *payload,
 		free(what);
 	}
 	stage_blob(s, payload, json, strlen(json), "\"$S/state.json.$N\"",
-	    "write the record");
+	    "could not write the record");
 	/* managed.sh lets the next probe look at what tend recorded. */
 	buf_adds(&managed, "# written by tend: the paths it manages here\n");
 	for (i = 0; i < rec->nres; i++) {
@@ -458,7 +463,7 @@ apply_script(struct buf *s, struct payload *payload,
 		buf_addch(&managed, '\n');
 	}
 	stage_blob(s, payload, managed.data, managed.len,
-	    "\"$S/managed.sh.$N\"", "write the record");
+	    "\"$S/managed.sh.$N\"", "could not write the record");
 	/* The end marker proves that the whole stream arrived. */
 	end = xasprintf("tend-end-%s", nonce);
 	sh_addf(s, "[ \"$(head -c %zu)\" = %Q ] || fail 'the upload was cut "
@@ -476,7 +481,7 @@ apply_script(struct buf *s, struct payload *payload,
 	buf_adds(s,
 	    "mv -f -- \"$S/managed.sh.$N\" \"$S/managed.sh\" &&\n"
 	    "mv -f -- \"$S/state.json.$N\" \"$S/state.json\" || "
-	    "fail 'write the record'\n"
+	    "fail 'could not write the record'\n"
 	    "printf 'tend-ok\\0'\n");
 	buf_free(&tmps);
 	free(dir);
@@ -552,9 +557,14 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	}
 	if (status != 0 || find_field(&out, "tend-ok", NULL) == NULL) {
 		f = find_field(&out, "tend-failed:", NULL);
-		err_set("%s failed (exit %d)%s%.*s", f ? f : "the apply script",
-		    status, err.len ? ": " : "", (int)strcspn(buf_str(&err),
-		    "\n"), buf_str(&err));
+		err_set("%s (exit %d)", f ? f : "the apply script failed",
+		    status);
+		/* What the failing step printed: the end is what matters. */
+		if (err.len) {
+			size_t keep = err.len > 3000 ? 3000 : err.len;
+
+			res->output = xstrndup(err.data + err.len - keep, keep);
+		}
 		goto done;
 	}
 	while ((f = find_field(&out, "tend-kept:", &off)) != NULL) {
@@ -581,5 +591,6 @@ apply_result_free(struct apply_result *r)
 	for (i = 0; i < r->nkept; i++)
 		free(r->kept[i]);
 	free(r->kept);
+	free(r->output);
 	memset(r, 0, sizeof(*r));
 }

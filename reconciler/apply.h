@@ -18,6 +18,7 @@ struct apply_result {
 	int locked;			/* another tend holds the lock */
 	char **kept;			/* directories not removed: not empty */
 	size_t nkept;
+	char *output;			/* a failed step's output (its end) */
 };
 
 /* What follows the script on the remote shell's stdin: file contents

@@ -201,6 +201,20 @@ show_content_change(FILE *out, const struct action *a)
 	buf_free(&d);
 }
 
+/* Output from a host, each line marked as such. */
+static void
+show_output(FILE *out, const char *text)
+{
+	const char *s = text;
+
+	while (*s) {
+		size_t len = strcspn(s, "\n");
+
+		fprintf(out, "    | %.*s\n", (int)len, s);
+		s += len + (s[len] == '\n');
+	}
+}
+
 void
 show_host(FILE *out, const struct host_run *r, int diffs)
 {
@@ -214,7 +228,9 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 		    r->state == HOST_LOCKED ? "locked" : "failed",
 		    color(RESET), r->error);
 		/* Its plan, if any, was not carried out: show only what
-		 * stopped it. */
+		 * stopped it, and what the failing step printed. */
+		if (r->ar.output)
+			show_output(out, r->ar.output);
 		if (p->conflicts == 0)
 			return;
 	} else if (p->n == 0) {
