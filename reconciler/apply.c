@@ -259,10 +259,13 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
 		    "could not stop the service");
 	/* A unit that failed before (a bad release, a crash loop) must not
 	 * stay stuck at its start limit: forget that, then (re)start. */
+	/* systemctl returns once a simple service is forked: give it a
+	 * second, then it must still be running. */
 	if (a->changes & (CH_START | CH_RESTART))
 		sh_addf(s, "systemctl reset-failed -- %Q 2>/dev/null; "
-		    "systemctl restart -- %Q || { systemctl status --no-pager "
-		    "-n 15 -- %Q >&2; fail %Q; }\n", u, u, u,
+		    "systemctl restart -- %Q && sleep 1 && systemctl is-active "
+		    "-q -- %Q || { systemctl status --no-pager -n 15 -- %Q >&2; "
+		    "fail %Q; }\n", u, u, u, u,
 		    (a->changes & CH_START) ? "the service did not start" :
 		    "the service did not restart");
 	free(tmp);
