@@ -29,10 +29,39 @@ test_expect_success 'the first deploy answers on HTTP with the committed app and
 	on_host host2 "readlink /srv/hello/current; systemctl is-enabled hello; systemctl is-active hello" >got &&
 	printf "releases/%s\nenabled\nactive\n" $(dev rev-parse --short=12 HEAD:app) >want &&
 	test_cmp want got &&
-	! on_host host1 "test -e /srv/hello"
+	! on_host host1 "test -e /srv/hello" &&
+	"$TEND" apply -C repo -e staging $TEND_SSH >out &&
+	answer 127.0.0.2 >got &&
+	test_grep "^hello from staging from host1 " got
+'
+
+test_expect_success 'a host dropped in the middle of shipping a release keeps a whole release running' '
+	head -c 30000000 /dev/urandom >repo/app/blob.bin &&
+	test_commit repo "a big asset" &&
+	{ "$TEND" apply -C repo -e staging $TEND_SSH >out 2>&1 & } &&
+	pid=$! &&
+	test_atexit "kill -9 $pid" &&
+	i=0 && while [ $i -lt 100 ]; do
+		on_host host1 "ls -A /srv/hello/releases" >ls &&
+		grep -q "^.tend-" ls && break
+		i=$((i + 1))
+	done &&
+	test_grep "^.tend-" ls &&
+	kill -9 $pid && wait $pid;
+	sleep 1 &&
+	on_host host1 "readlink /srv/hello/current; ls -A /srv/hello/releases" >after &&
+	printf "releases/%s\n%s\n" $(dev rev-parse --short=12 HEAD~1:app) $(dev rev-parse --short=12 HEAD~1:app) >want &&
+	test_cmp want after &&
+	answer 127.0.0.2 >got && test_grep "^hello from staging from host1 " got &&
+	"$TEND" apply -C repo -e staging $TEND_SSH >out &&
+	on_host host1 "sha256sum </srv/hello/current/blob.bin" >got &&
+	sha256sum <repo/app/blob.bin >want &&
+	test_cmp want got &&
+	git -C repo rm -q app/blob.bin && test_commit repo "no big asset"
 '
 
 test_expect_success 'a no-change apply restarts nothing' '
+	"$TEND" apply -C repo -e production $TEND_SSH >out &&
 	pid=$(main_pid host2) &&
 	"$TEND" apply -C repo -e production $TEND_SSH >out &&
 	test_grep "^host2 (127.0.0.3)  in sync$" out &&
