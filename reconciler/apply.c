@@ -320,8 +320,7 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 	char *what, *tmp, *parent;
 	const struct resource *res = a->rr ? a->rr->res : NULL;
 
-	if (a->op == ACT_SKIP || a->op == ACT_FORGET ||
-	    a->op == ACT_CONFLICT)
+	if (a->op == ACT_FORGET || a->op == ACT_CONFLICT)
 		return;
 	if (a->kind == RES_RELEASE) {
 		commit_release(s, a, nonce);

@@ -7,7 +7,7 @@
 const char *
 act_symbol(enum act_op op)
 {
-	static const char *const s[] = { "+", "~", "-", ".", "!", "?" };
+	static const char *const s[] = { "+", "~", "-", ".", "!" };
 
 	return s[op];
 }
@@ -16,7 +16,7 @@ const char *
 act_name(enum act_op op)
 {
 	static const char *const s[] = { "create", "update", "delete",
-		"forget", "conflict", "skip" };
+		"forget", "conflict" };
 
 	return s[op];
 }

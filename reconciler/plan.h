@@ -14,8 +14,7 @@ enum act_op {
 	ACT_UPDATE,		/* ~  there, but different */
 	ACT_DELETE,		/* -  state: absent, or no longer declared */
 	ACT_FORGET,		/* ·  no longer declared; left in place */
-	ACT_CONFLICT,		/* !  something else is there: refuse the host */
-	ACT_SKIP		/* ?  a kind this version does not converge */
+	ACT_CONFLICT		/* !  something else is there: refuse the host */
 };
 
 enum {
@@ -63,7 +62,7 @@ struct action {
 struct host_plan {
 	struct action *v;
 	size_t n, cap;
-	size_t add, change, remove, conflicts, skipped, restarts;
+	size_t add, change, remove, conflicts, restarts;
 	int record_stale;		/* record needs rewriting anyway */
 };
 

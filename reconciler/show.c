@@ -158,7 +158,6 @@ describe(struct buf *b, const struct action *a)
 		    a->why);
 		break;
 	case ACT_CONFLICT:
-	case ACT_SKIP:
 		buf_adds(b, a->why);
 		break;
 	}
