@@ -229,8 +229,23 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
     size_t i)
 {
 	const struct rendered_res *rr = a->rr;
-	const char *u = rr->unit_name;
-	char *tmp = tmp_name(rr->unit_path, nonce, i);
+	const char *u;
+	char *tmp;
+
+	if (rr == NULL) {
+		/* Pruned: its unit may be gone already; that is fine. */
+		char *path = xasprintf("/etc/systemd/system/%s", a->key);
+
+		sh_addf(s, "systemctl stop -- %Q 2>/dev/null; systemctl "
+		    "disable -q -- %Q 2>/dev/null\n", a->key, a->key);
+		if (a->changes & CH_UNIT)
+			sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
+			    "fail %Q\n", path, "could not remove the unit");
+		free(path);
+		return;
+	}
+	u = rr->unit_name;
+	tmp = tmp_name(rr->unit_path, nonce, i);
 
 	if (a->op == ACT_DELETE) {
 		if (a->changes & CH_STOP)

@@ -211,7 +211,12 @@ declared(const struct desired *d, const struct rec_res *r)
 		const struct rendered_res *rr = &d->res[i];
 
 		/* Declared absent counts: plan_absent removes it. */
-		if (rr->key == NULL || strcmp(rr->key, r->key) != 0)
+		if (rr->key == NULL)
+			continue;
+		if (rr->res->kind == RES_SERVICE && r->kind == RES_SERVICE &&
+		    strcmp(rr->unit_name, r->key) == 0)
+			return 1;
+		if (strcmp(rr->key, r->key) != 0)
 			continue;
 		/* One path, declared now as another kind: not a prune. */
 		if (rr->res->kind == r->kind || (res_kind_is_path(r->kind) &&
@@ -248,6 +253,17 @@ plan_prune(struct host_plan *p, const struct desired *d,
 		const struct obs_entry *e;
 		struct action *a;
 
+		if (r->kind == RES_SERVICE && !declared(d, r)) {
+			/* Gone from the manifest: stopped, disabled, and its
+			 * unit file removed when tend installed it. */
+			a = add(p, ACT_DELETE, RES_SERVICE, r->key);
+			a->rec = r;
+			a->prune = 1;
+			a->changes = CH_STOP | CH_DISABLE |
+			    (r->created ? CH_UNIT : 0);
+			p->remove++;
+			continue;
+		}
 		if (!res_kind_is_path(r->kind) || r->kind == RES_RELEASE ||
 		    declared(d, r))
 			continue;

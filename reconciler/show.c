@@ -92,6 +92,11 @@ describe(struct buf *b, const struct action *a)
 			    a->rr->build ? a->rr->build : "");
 		return;
 	}
+	if (a->kind == RES_SERVICE && a->prune) {
+		buf_addf(b, "no longer in the manifest: stop, disable%s",
+		    (a->changes & CH_UNIT) ? ", remove the unit file" : "");
+		return;
+	}
 	if (a->kind == RES_SERVICE || a->kind == RES_COMMAND) {
 		static const struct {
 			unsigned flag;

@@ -115,6 +115,29 @@ test_expect_success 'commands run when what they watch changed, or unless their 
 	test_cmp want got
 '
 
+test_expect_success 'a service removed from the manifest is stopped, disabled and its unit removed' '
+	manifest <<-\EOF &&
+	environments:
+	  production: {hosts: [host1]}
+	resources:
+	  - service: s
+	    unit: deploy/s.service
+	EOF
+	test_commit repo "service s" &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	on_host host1 "systemctl is-active s" &&
+	manifest <<-\EOF &&
+	environments:
+	  production: {hosts: [host1]}
+	EOF
+	test_commit repo "no service" &&
+	"$TEND" plan -C repo $TEND_SSH >out &&
+	test_grep "  - service s.service  (no longer in the manifest: stop, disable, remove the unit file)" out &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	! on_host host1 "systemctl is-active s" &&
+	! on_host host1 "test -e /etc/systemd/system/s.service"
+'
+
 test_expect_success 'setup: three hosts deployed and healthy at a good commit' '
 	manifest <<-\EOF &&
 	environments:
