@@ -115,8 +115,15 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 	    a->key);
 	sh_addf(s, "mkdir -p -- %Q && rm -rf -- %Q || fail %Q\n", rel, t,
 	    what);
+	/* The host must still run what the plan was made against: another
+	 * tend may have switched it since (we hold the lock from here). */
+	sh_addf(s, "[ \"$(readlink -- %Q 2>/dev/null)\" = %Q ] || fail %Q\n",
+	    cur, a->probed_current ? a->probed_current : "",
+	    "the release on the host changed since tend looked; run tend "
+	    "apply again");
 	sh_addf(s, "if [ -d %Q/ ]; then cp -a -- %Q/. %Q; else mkdir -- %Q; "
-	    "fi || fail %Q\n", cur, cur, t, t, what);
+	    "fi && rm -f -- %Q/.tend-files || fail %Q\n", cur, cur, t, t, t,
+	    what);
 	for (k = 0; k < a->ndrop; k++) {
 		char *f = xasprintf("%s/%s", t, a->drop[k]);
 
@@ -145,7 +152,7 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 				rc = -1;
 			buf_reset(&q);
 			sh_quote(&q, f);
-			sh_addf(s, "rm -f -- %Q\n", f);
+			sh_addf(s, "rm -rf -- %Q\n", f);
 			stage_blob(s, pl, b->data, b->len, q.data, what);
 			sh_addf(s, "chmod %o -- %Q || fail %Q\n", tf->mode, f,
 			    what);
@@ -161,7 +168,9 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 		    rr->tree.v[i].mode, rr->tree.v[i].path);
 	{
 		struct buf *b = &pl->blobs[pl->nblobs++];
-		char *f = xasprintf("%s/.tend-files", t);
+		/* Named .tend-files only once built: a release without it
+		 * is unfinished and never switched to. */
+		char *f = xasprintf("%s/.tend-list", t);
 
 		*b = list;
 		buf_reset(&q);
@@ -181,7 +190,8 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 /* Switch current to the release, build it first when it is new; keep the
  * newest `keep`.  current never points at a missing or unbuilt release. */
 static void
-commit_release(struct buf *s, const struct action *a, const char *nonce)
+commit_release(struct buf *s, struct buf *later, const struct action *a,
+    const char *nonce)
 {
 	const struct rendered_res *rr = a->rr;
 	char *t = release_tmp(a, nonce);
@@ -207,11 +217,18 @@ commit_release(struct buf *s, const struct action *a, const char *nonce)
 			    "fail %Q; }\n", dir, rr->build, dir,
 			    "build of the new release failed; current is "
 			    "unchanged");
+		sh_addf(s, "mv -f -- %Q/.tend-list %Q/.tend-files || fail %Q\n",
+		    dir, dir, what);
+	} else {
+		sh_addf(s, "[ -f %Q/.tend-files ] || fail %Q\n", dir,
+		    "the release to switch to is gone from the host; run tend "
+		    "apply again");
 	}
 	sh_addf(s, "ln -sfn -- %Q %Q && mv -f -T -- %Q %Q && touch -- %Q || "
 	    "fail %Q\n", link, tmplink, tmplink, cur, dir, what);
-	/* Keep the newest `keep`, the one just switched to among them. */
-	sh_addf(s, "ls -1t -- %Q | grep -v -e '^\\.' | grep -v -x -e %Q | "
+	/* Keep the newest `keep`, the one just switched to among them; at
+	 * the very end, after services restarted onto the new one. */
+	sh_addf(later, "ls -1t -- %Q | grep -v -e '^\\.' | grep -v -x -e %Q | "
 	    "tail -n +%d | while IFS= read -r old; do rm -rf -- %Q/\"$old\"; "
 	    "done\n", rel, rr->release_id, rr->res->keep, rel);
 done:
@@ -304,9 +321,13 @@ commit_command(struct buf *s, const struct action *a)
 	    "[ $rc = 124 ] && fail %Q; fail %Q; }\n"
 	    "printf 'tend-ran:%%s\\0' %Q\n", rr->run,
 	    late, what, rr->key);
+	/* The check gets the command's timeout too (10 minutes without
+	 * one): it must never hold the lock for ever. */
 	if (a->changes & CH_RUN_UNLESS)
-		sh_addf(s, "if ! (cd %Q && sh -c %Q) >/dev/null 2>&1; then\n%s"
-		    "fi\n", rr->cwd ? rr->cwd : "/", rr->unless, run.data);
+		sh_addf(s, "if ! (cd %Q && timeout %lds sh -c %Q) >/dev/null "
+		    "2>&1; then\n%sfi\n", rr->cwd ? rr->cwd : "/",
+		    rr->res->timeout_ms ? (rr->res->timeout_ms + 999) / 1000 :
+		    600L, rr->unless, run.data);
 	else
 		buf_adds(s, run.data);
 	buf_free(&run);
@@ -329,8 +350,8 @@ payload_free(struct payload *pl)
 }
 
 static void
-commit_action(struct buf *s, const struct action *a, const char *nonce,
-    size_t i)
+commit_action(struct buf *s, struct buf *later, const struct action *a,
+    const char *nonce, size_t i)
 {
 	char *what, *tmp, *parent;
 	const struct resource *res = a->rr ? a->rr->res : NULL;
@@ -338,7 +359,7 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 	if (a->op == ACT_FORGET || a->op == ACT_CONFLICT)
 		return;
 	if (a->kind == RES_RELEASE) {
-		commit_release(s, a, nonce);
+		commit_release(s, later, a, nonce);
 		return;
 	}
 	if (a->kind == RES_SERVICE) {
@@ -392,12 +413,13 @@ commit_action(struct buf *s, const struct action *a, const char *nonce,
 int
 apply_script(struct buf *s, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
-    const char *holder, const char *nonce, const struct files *files)
+    const struct record *pending, const char *holder, const char *nonce,
+    const struct files *files)
 {
 	int rc = 0;
 	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
 	char *json = record_encode(rec), *tmp, *what, *end;
-	struct buf tmps = BUF_INIT, managed = BUF_INIT;
+	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
 
 	memset(payload, 0, sizeof(*payload));
 	size_t i;
@@ -431,10 +453,17 @@ apply_script(struct buf *s, struct payload *payload,
 			sh_quote(&tmps, tmp);
 			free(tmp);
 		}
+		if (a->kind == RES_RELEASE && a->op != ACT_DELETE) {
+			tmp = xasprintf("%s/.tend-current.%s", a->key, nonce);
+			buf_addch(&tmps, ' ');
+			sh_quote(&tmps, tmp);
+			free(tmp);
+		}
 	}
 	buf_adds(s, "cleanup() { rm -rf --");
 	buf_adds(s, buf_str(&tmps));
-	buf_adds(s, " \"$S/state.json.$N\" \"$S/managed.sh.$N\"; "
+	buf_adds(s, " \"$S/state.json.$N\" \"$S/state.json.pending.$N\" "
+	    "\"$S/managed.sh.$N\"; "
 	    ": >\"$S/lock\"; }\n"
 	    "trap cleanup EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\n"
 	    "trap 'exit 143' TERM\ntrap 'exit 141' PIPE\n");
@@ -470,6 +499,14 @@ apply_script(struct buf *s, struct payload *payload,
 	}
 	stage_blob(s, payload, json, strlen(json), "\"$S/state.json.$N\"",
 	    "could not write the record");
+	if (pending) {
+		char *pj = record_encode(pending);
+
+		payload->owned[3] = pj;
+		stage_blob(s, payload, pj, strlen(pj),
+		    "\"$S/state.json.pending.$N\"",
+		    "could not write the record");
+	}
 	/* managed.sh lets the next probe look at what tend recorded. */
 	buf_adds(&managed, "# written by tend: the paths it manages here\n");
 	for (i = 0; i < rec->nres; i++) {
@@ -492,9 +529,16 @@ apply_script(struct buf *s, struct payload *payload,
 	payload->owned[1] = buf_detach(&managed, NULL);
 	payload->owned[2] = end;
 
-	/* Commit, in the manifest's order, then the record, last. */
+	/* From here the host changes: first a record naming what it may
+	 * end up with, then each action in the manifest's order, then the
+	 * record of the result, last. */
+	if (pending)
+		buf_adds(s, "mv -f -- \"$S/state.json.pending.$N\" "
+		    "\"$S/state.json\" || fail 'could not write the record'\n");
 	for (i = 0; i < p->n; i++)
-		commit_action(s, &p->v[i], nonce, i);
+		commit_action(s, &later, &p->v[i], nonce, i);
+	buf_adds(s, buf_str(&later));
+	buf_free(&later);
 	buf_adds(s,
 	    "mv -f -- \"$S/managed.sh.$N\" \"$S/managed.sh\" &&\n"
 	    "mv -f -- \"$S/state.json.$N\" \"$S/state.json\" || "
@@ -525,6 +569,24 @@ find_field(const struct buf *out, const char *prefix, size_t *from)
 	return NULL;
 }
 
+/* The record while the apply is under way: the commit the host ran, and
+ * what it had plus what this apply may create, so a failure halfway still
+ * lets the next apply (or a rollback) prune what it made. */
+static struct record *
+pending_record(const struct desired *d, const struct observed *o,
+    const char *app)
+{
+	struct record *r = plan_record(d, o, app, o->rec && o->rec->commit ?
+	    o->rec->commit : "", o->rec ? o->rec->last_good : NULL);
+	size_t i;
+
+	for (i = 0; o->rec && i < o->rec->nres; i++)
+		if (!record_find(r, o->rec->res[i].kind, o->rec->res[i].key))
+			record_add(r, &o->rec->res[i]);
+	record_stamp(r);
+	return r;
+}
+
 int
 apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
     const struct observed *o, const char *app, const char *commit,
@@ -534,7 +596,7 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	struct buf script = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	struct payload pl;
 	struct ssh_chunk *in;
-	struct record *rec;
+	struct record *rec, *pending;
 	char nonce[17], *holder, *cmd = NULL, *what;
 	const char *f;
 	size_t off = 0;
@@ -547,9 +609,10 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	free(what);
 	rec = plan_record(d, o, app, commit, last_good);
 	record_stamp(rec);
+	pending = pending_record(d, o, app);
 	/* One stream: the script, which the remote shell reads first, then
 	 * the bytes it reads from its stdin. */
-	if (apply_script(&script, &pl, p, app, rec, holder, nonce,
+	if (apply_script(&script, &pl, p, app, rec, pending, holder, nonce,
 	    files) < 0) {
 		payload_free(&pl);
 		goto done;
@@ -574,8 +637,13 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	}
 	if (status != 0 || find_field(&out, "tend-ok", NULL) == NULL) {
 		f = find_field(&out, "tend-failed:", NULL);
-		err_set("%s (exit %d)", f ? f : "the apply script failed",
-		    status);
+		if (f == NULL && status > 128)
+			err_set("the apply was interrupted on the host (signal "
+			    "%d): it may be partly applied; run tend apply "
+			    "again", status - 128);
+		else
+			err_set("%s (exit %d)", f ? f :
+			    "the apply script failed", status);
 		/* What the failing step printed: the end is what matters. */
 		if (err.len) {
 			size_t keep = err.len > 3000 ? 3000 : err.len;
@@ -584,6 +652,7 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 		}
 		goto done;
 	}
+	res->ran = find_field(&out, "tend-ran:", NULL) != NULL;
 	while ((f = find_field(&out, "tend-kept:", &off)) != NULL) {
 		res->kept = xrealloc(res->kept, (res->nkept + 1) *
 		    sizeof(char *));
@@ -594,6 +663,7 @@ done:
 	free(cmd);
 	free(holder);
 	record_free(rec);
+	record_free(pending);
 	buf_free(&script);
 	buf_free(&out);
 	buf_free(&err);

@@ -19,6 +19,7 @@ struct apply_result {
 	char **kept;			/* directories not removed: not empty */
 	size_t nkept;
 	char *output;			/* a failed step's output (its end) */
+	int ran;			/* an unless-command ran */
 };
 
 /* What follows the script on the remote shell's stdin: file contents
@@ -26,16 +27,20 @@ struct apply_result {
 struct payload {
 	struct ssh_chunk *v;
 	size_t n, cap;
-	char *owned[3];			/* record, managed.sh, end marker */
+	char *owned[4];			/* records, managed.sh, end marker */
 	struct buf *blobs;		/* release files read from the commit */
 	size_t nblobs;
 };
 
 /* Build the script and payload for plan p; release files are read from
- * files.  -1 with err_set when one cannot be read. */
+ * files.  rec is the record written last; pending (may be NULL) is written
+ * before anything changes, so a failure halfway leaves a record naming
+ * everything this apply may have created.  -1 with err_set when a file
+ * cannot be read. */
 int apply_script(struct buf *script, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
-    const char *holder, const char *nonce, const struct files *files);
+    const struct record *pending, const char *holder, const char *nonce,
+    const struct files *files);
 void payload_free(struct payload *pl);
 
 /*

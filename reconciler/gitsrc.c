@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <pthread.h>
+
 #include <git2.h>
 
 #include "gitsrc.h"
@@ -22,6 +24,9 @@ struct gitsrc {
 	char *subject;
 	char *where;
 	struct files files;
+	/* libgit2 objects are not for several threads at once; apply reads
+	 * release files from the rollout's threads. */
+	pthread_mutex_t mu;
 };
 
 static const char *
@@ -130,7 +135,7 @@ wt_stat(struct gitsrc *src, const char *path)
 }
 
 static enum file_type
-src_stat(void *ctx, const char *path)
+src_stat_unlocked(void *ctx, const char *path)
 {
 	struct gitsrc *src = ctx;
 
@@ -142,7 +147,7 @@ src_stat(void *ctx, const char *path)
 }
 
 static int
-src_read(void *ctx, const char *path, struct buf *out)
+src_read_unlocked(void *ctx, const char *path, struct buf *out)
 {
 	struct gitsrc *src = ctx;
 	enum file_type ft;
@@ -230,7 +235,7 @@ walk_entry(const char *root, const git_tree_entry *e, void *payload)
 }
 
 static int
-src_list(void *ctx, const char *dir, struct tree_list *out)
+src_list_unlocked(void *ctx, const char *dir, struct tree_list *out)
 {
 	struct gitsrc *src = ctx;
 	git_tree_entry *e = NULL;
@@ -258,7 +263,7 @@ src_list(void *ctx, const char *dir, struct tree_list *out)
 }
 
 static int
-src_readlink(void *ctx, const char *path, struct buf *out)
+src_readlink_unlocked(void *ctx, const char *path, struct buf *out)
 {
 	struct gitsrc *src = ctx;
 	git_tree_entry *e = NULL;
@@ -277,6 +282,27 @@ src_readlink(void *ctx, const char *path, struct buf *out)
 	git_tree_entry_free(e);
 	return 0;
 }
+
+#define LOCKED(ret, name, decl, args) \
+static ret \
+name decl \
+{ \
+	struct gitsrc *src = ctx; \
+	ret rc; \
+\
+	pthread_mutex_lock(&src->mu); \
+	rc = name##_unlocked args; \
+	pthread_mutex_unlock(&src->mu); \
+	return rc; \
+}
+
+LOCKED(enum file_type, src_stat, (void *ctx, const char *path), (ctx, path))
+LOCKED(int, src_read, (void *ctx, const char *path, struct buf *out),
+    (ctx, path, out))
+LOCKED(int, src_list, (void *ctx, const char *dir, struct tree_list *out),
+    (ctx, dir, out))
+LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
+    (ctx, path, out))
 
 static void
 set_commit_info(struct gitsrc *src)
@@ -357,6 +383,7 @@ gitsrc_open(const char *dir, const char *rev, int worktree)
 	int rc;
 
 	git_libgit2_init();
+	pthread_mutex_init(&src->mu, NULL);
 	memset(src->commit_id, '0', GIT_OID_HEXSZ);
 	memcpy(src->short_id, src->commit_id, 7);
 	src->worktree = worktree;
@@ -441,6 +468,7 @@ gitsrc_free(struct gitsrc *src)
 	free(src->rootdir);
 	free(src->subject);
 	free(src->where);
+	pthread_mutex_destroy(&src->mu);
 	free(src);
 	git_libgit2_shutdown();
 }

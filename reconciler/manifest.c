@@ -999,6 +999,15 @@ check_resources(struct ctx *c)
 				    "itself", what);
 				continue;
 			}
+			if (j < m->nres && j > i) {
+				error_at(c, ref->key.pos.line,
+				    ref->key.pos.col, "'%s' names '%s', which "
+				    "is declared after this %s (line %d); "
+				    "resources apply in order, so move it above",
+				    what, ref->key.s, kind_names[r->kind],
+				    m->res[j].key.pos.line);
+				continue;
+			}
 			if (j < m->nres) {
 				ref->res = j;
 				continue;

@@ -254,14 +254,20 @@ plan_prune(struct host_plan *p, const struct desired *d,
 		struct action *a;
 
 		if (r->kind == RES_SERVICE && !declared(d, r)) {
-			/* Gone from the manifest: stopped, disabled, and its
-			 * unit file removed when tend installed it. */
-			a = add(p, ACT_DELETE, RES_SERVICE, r->key);
+			/* Gone from the manifest: when tend installed its
+			 * unit, stopped, disabled and the unit removed; else
+			 * left as it runs. */
+			a = add(p, r->created ? ACT_DELETE : ACT_FORGET,
+			    RES_SERVICE, r->key);
 			a->rec = r;
 			a->prune = 1;
-			a->changes = CH_STOP | CH_DISABLE |
-			    (r->created ? CH_UNIT : 0);
-			p->remove++;
+			if (r->created) {
+				a->changes = CH_STOP | CH_DISABLE | CH_UNIT;
+				p->remove++;
+			} else {
+				a->why = xstrdup("its unit was there before "
+				    "tend managed it");
+			}
 			continue;
 		}
 		if (!res_kind_is_path(r->kind) || r->kind == RES_RELEASE ||
@@ -284,7 +290,8 @@ plan_prune(struct host_plan *p, const struct desired *d,
 			p->remove++;
 		}
 	}
-	qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_prune);
+	if (p->n > first)
+		qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_prune);
 }
 
 static int
@@ -296,6 +303,10 @@ record_matches(const struct desired *d, const struct observed *o,
 	if (o->rec == NULL || o->rec->commit == NULL || o->rec->env == NULL ||
 	    strcmp(o->rec->commit, commit) != 0 ||
 	    strcmp(o->rec->env, d->env->name) != 0)
+		return 0;
+	/* Applied but never passed its checks: check again. */
+	if (d->nchecks && (o->rec->last_good == NULL ||
+	    strcmp(o->rec->last_good, commit) != 0))
 		return 0;
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *rr = &d->res[i];
@@ -384,7 +395,8 @@ plan_release(struct host_plan *p, const struct rendered_res *rr,
 		free(cur);
 		return;
 	}
-	if (r && strcmp(r->current, cur) == 0) {
+	if (r && strcmp(r->current, cur) == 0 &&
+	    has_word(r->ids, rr->release_id)) {
 		free(cur);
 		return;			/* running this release already */
 	}
@@ -394,6 +406,7 @@ plan_release(struct host_plan *p, const struct rendered_res *rr,
 	a->rr = rr;
 	a->obs = e;
 	a->rec = record_find(o->rec, RES_RELEASE, rr->key);
+	a->probed_current = r ? r->current : "";
 	if (e && e->type != 'd') {
 		conflict(p, a, "%s is on the host where the release directory "
 		    "goes; remove or move it by hand", type_word(e->type));
@@ -553,7 +566,11 @@ plan_command(struct host_plan *p, const struct rendered_res *rr,
 		return;		/* runs only with other changes */
 	a = add(p, ACT_UPDATE, RES_COMMAND, rr->key);
 	a->rr = rr;
-	if (refs) {
+	if (refs && rr->unless) {
+		a->changes = CH_RUN_UNLESS;
+		a->reason = xasprintf("%s changed, unless '%s' succeeds on "
+		    "the host", refs, rr->unless);
+	} else if (refs) {
 		a->changes = CH_RUN;
 		a->reason = xasprintf("%s changed", refs);
 	} else if (rr->unless) {
@@ -568,6 +585,22 @@ plan_command(struct host_plan *p, const struct rendered_res *rr,
 	/* An unless-command may well not run: not counted as a change. */
 	if (a->changes == CH_RUN)
 		p->change++;
+}
+
+static int
+cmp_order(const void *x, const void *y)
+{
+	const struct action *a = x, *b = y;
+
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Manifest order; prunes keep theirs (files before directories). */
+static void
+sort_by_order(struct host_plan *p)
+{
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), cmp_order);
 }
 
 void
@@ -599,18 +632,34 @@ plan_build(struct host_plan *p, const struct desired *d,
 			break;		/* after everything they depend on */
 		}
 	}
-	/* Services and commands react to what changed before them. */
+	for (i = 0; i < p->n; i++)
+		p->v[i].order = (size_t)(p->v[i].rr - d->res);
+	plan_prune(p, d, o);
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].rr == NULL)
+			p->v[i].order = d->nres + i;
+	/* Services, then commands, react to what changes: decided once
+	 * everything else is, carried out at their place in the manifest
+	 * (what they watch is declared before them). */
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *rr = &d->res[i];
 
-		if (rr->key == NULL)
-			continue;
-		if (rr->res->kind == RES_SERVICE)
+		if (rr->key && rr->res->kind == RES_SERVICE) {
 			plan_service(p, rr, o);
-		else if (rr->res->kind == RES_COMMAND)
-			plan_command(p, rr, d);
+			if (p->n && p->v[p->n - 1].rr == rr)
+				p->v[p->n - 1].order = i;
+		}
 	}
-	plan_prune(p, d, o);
+	for (i = 0; i < d->nres; i++) {
+		const struct rendered_res *rr = &d->res[i];
+
+		if (rr->key && rr->res->kind == RES_COMMAND) {
+			plan_command(p, rr, d);
+			if (p->n && p->v[p->n - 1].rr == rr)
+				p->v[p->n - 1].order = i;
+		}
+	}
+	sort_by_order(p);
 	p->record_stale = !record_matches(d, o, commit);
 }
 
@@ -662,7 +711,7 @@ plan_record(const struct desired *d, const struct observed *o,
 	out->app = xstrdup(app);
 	out->env = xstrdup(d->env->name);
 	out->commit = xstrdup(commit);
-	out->last_good = xstrdup(last_good);
+	out->last_good = last_good ? xstrdup(last_good) : NULL;
 	for (i = 0; i < d->nres; i++) {
 		const struct rendered_res *rr = &d->res[i];
 		const struct resource *res = rr->res;

@@ -57,6 +57,8 @@ struct action {
 	char **drop;
 	size_t ndrop;
 	char *reason;				/* restart or run: why */
+	const char *probed_current;		/* release: current, as probed */
+	size_t order;				/* manifest position; prunes last */
 };
 
 struct host_plan {

@@ -66,8 +66,9 @@ probe_script(struct buf *out, const char *app, const struct probe_set *set,
 		buf_adds(out, "; do printf '%s\\0' \"$r\"; "
 		    "c=$(readlink -- \"$r/current\" 2>/dev/null); "
 		    "printf '%s\\0' \"$c\"; "
-		    "ls -1 -- \"$r/releases\" 2>/dev/null | tr '\\n' ' '; "
-		    "printf '\\0'; "
+		    "ls -1 -- \"$r/releases\" 2>/dev/null | while IFS= read -r i; "
+		    "do [ -f \"$r/releases/$i/.tend-files\" ] && printf '%s ' "
+		    "\"$i\"; done; printf '\\0'; "
 		    "[ -n \"$c\" ] && cat -- \"$r/$c/.tend-files\" 2>/dev/null; "
 		    "printf '\\0'; done\n");
 	}

@@ -108,7 +108,7 @@ record_encode(const struct record *r)
 	set_str(root, "app", r->app);
 	set_str(root, "env", r->env);
 	set_str(root, "commit", r->commit);
-	set_str(root, "last_good", r->last_good);
+	set_str(root, "last_good", r->last_good);	/* none: never passed */
 	set_str(root, "applied_at", r->applied_at);
 	set_str(root, "applied_by", r->applied_by);
 	for (i = 0; i < r->nres; i++) {
@@ -206,11 +206,13 @@ record_now(void)
 char *
 record_whoami(void)
 {
-	char host[256] = "";
+	char host[256] = "", pwbuf[1024];
 	const char *user = getenv("USER");
-	struct passwd *pw;
+	struct passwd pwd, *pw = NULL;
 
-	if ((user == NULL || *user == '\0') && (pw = getpwuid(getuid())))
+	/* getpwuid_r: this runs in the rollout's threads too. */
+	if ((user == NULL || *user == '\0') && getpwuid_r(getuid(), &pwd,
+	    pwbuf, sizeof(pwbuf), &pw) == 0 && pw)
 		user = pw->pw_name;
 
 	if (gethostname(host, sizeof(host) - 1) < 0 || !*host)

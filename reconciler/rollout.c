@@ -195,8 +195,8 @@ rollout_host(struct host_run *r, void *arg)
 		goto done;
 	}
 	/* With health checks, the commit is good only once they pass. */
-	last_good = r->d.nchecks && r->o.rec && r->o.rec->last_good ?
-	    r->o.rec->last_good : ctx->commit;
+	last_good = !r->d.nchecks ? ctx->commit : r->o.rec ?
+	    r->o.rec->last_good : NULL;
 	r->touched = plan_has_changes(&r->plan);
 	if (apply_run(c, &r->plan, &r->d, &r->o, ctx->app, ctx->commit,
 	    last_good, ctx->files, &r->ar) < 0) {
@@ -208,20 +208,25 @@ rollout_host(struct host_run *r, void *arg)
 	if (r->d.nchecks) {
 		struct host_plan none;
 		struct apply_result ar;
+		int rc;
 
+		memset(&ar, 0, sizeof(ar));
 		if (health_run(c, &r->d) < 0) {
 			fail(r, HOST_FAILED);
 			goto done;
 		}
 		memset(&none, 0, sizeof(none));
-		if (strcmp(last_good, ctx->commit) != 0 &&
+		rc = (last_good == NULL || strcmp(last_good, ctx->commit) != 0) ?
 		    apply_run(c, &none, &r->d, &r->o, ctx->app, ctx->commit,
-		    ctx->commit, ctx->files, &ar) < 0) {
+		    ctx->commit, ctx->files, &ar) : 0;
+		apply_result_free(&ar);
+		if (rc < 0) {
 			fail(r, HOST_FAILED);
 			goto done;
 		}
 	}
-	r->state = plan_has_changes(&r->plan) ? HOST_APPLIED : HOST_IN_SYNC;
+	r->state = plan_has_changes(&r->plan) || r->ar.ran ? HOST_APPLIED :
+	    HOST_IN_SYNC;
 	r->running = ctx->commit;
 done:
 	if (c) {

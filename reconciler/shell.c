@@ -52,6 +52,10 @@ sh_addf(struct buf *b, const char *fmt, ...)
 			p++;	/* %zu */
 			buf_addf(b, "%zu", va_arg(ap, size_t));
 			break;
+		case 'l':
+			p++;	/* %ld */
+			buf_addf(b, "%ld", va_arg(ap, long));
+			break;
 		case '%':
 			buf_addch(b, '%');
 			break;

@@ -12,7 +12,7 @@
 /* Append s as one single-quoted shell word. */
 void sh_quote(struct buf *b, const char *s);
 /* Append fmt where each %Q takes a const char * to quote; %s, %d, %u,
- * %o, %zu and %% work as in printf (for values tend itself made). */
+ * %o (as 4 digits), %zu, %ld and %% work as in printf (for values tend itself made). */
 void sh_addf(struct buf *b, const char *fmt, ...);
 
 #endif

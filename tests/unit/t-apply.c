@@ -116,7 +116,7 @@ main(void)
 	ok(p.v[5].kind == RES_COMMAND && (p.v[5].changes & CH_RUN),
 	    "the command runs: the release it watches changes");
 	rec = plan_record(&des, &o, "a", COMMIT, COMMIT);
-	ok(apply_script(&script, &pl, &p, "a", rec, "tend apply by test",
+	ok(apply_script(&script, &pl, &p, "a", rec, NULL, "tend apply by test",
 	    "0123456789abcdef", &mem) == 0, "the script builds");
 	ok(sh_parses(script.data, script.len), "the script parses in sh, "
 	    "hostile names and all");
