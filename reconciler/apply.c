@@ -507,13 +507,16 @@ apply_script(struct buf *s, struct payload *payload,
 		    "\"$S/state.json.pending.$N\"",
 		    "could not write the record");
 	}
-	/* managed.sh lets the next probe look at what tend recorded. */
+	/* managed.sh lets the next probe look at what tend recorded; from
+	 * the pending record, so it covers what a halfway apply made too. */
 	buf_adds(&managed, "# written by tend: the paths it manages here\n");
-	for (i = 0; i < rec->nres; i++) {
-		if (!res_kind_is_path(rec->res[i].kind))
+	for (i = 0; i < (pending ? pending : rec)->nres; i++) {
+		const struct rec_res *rr = &(pending ? pending : rec)->res[i];
+
+		if (!res_kind_is_path(rr->kind))
 			continue;
 		buf_adds(&managed, "set -- \"$@\" ");
-		sh_quote(&managed, rec->res[i].key);
+		sh_quote(&managed, rr->key);
 		buf_addch(&managed, '\n');
 	}
 	stage_blob(s, payload, managed.data, managed.len,
@@ -532,6 +535,8 @@ apply_script(struct buf *s, struct payload *payload,
 	/* From here the host changes: first a record naming what it may
 	 * end up with, then each action in the manifest's order, then the
 	 * record of the result, last. */
+	buf_adds(s, "mv -f -- \"$S/managed.sh.$N\" \"$S/managed.sh\" || "
+	    "fail 'could not write the record'\n");
 	if (pending)
 		buf_adds(s, "mv -f -- \"$S/state.json.pending.$N\" "
 		    "\"$S/state.json\" || fail 'could not write the record'\n");
@@ -540,7 +545,6 @@ apply_script(struct buf *s, struct payload *payload,
 	buf_adds(s, buf_str(&later));
 	buf_free(&later);
 	buf_adds(s,
-	    "mv -f -- \"$S/managed.sh.$N\" \"$S/managed.sh\" &&\n"
 	    "mv -f -- \"$S/state.json.$N\" \"$S/state.json\" || "
 	    "fail 'could not write the record'\n"
 	    "printf 'tend-ok\\0'\n");
@@ -573,8 +577,8 @@ find_field(const struct buf *out, const char *prefix, size_t *from)
  * what it had plus what this apply may create, so a failure halfway still
  * lets the next apply (or a rollback) prune what it made. */
 static struct record *
-pending_record(const struct desired *d, const struct observed *o,
-    const char *app)
+pending_record(const struct host_plan *p, const struct desired *d,
+    const struct observed *o, const char *app)
 {
 	struct record *r = plan_record(d, o, app, o->rec && o->rec->commit ?
 	    o->rec->commit : "", o->rec ? o->rec->last_good : NULL);
@@ -583,6 +587,16 @@ pending_record(const struct desired *d, const struct observed *o,
 	for (i = 0; o->rec && i < o->rec->nres; i++)
 		if (!record_find(r, o->rec->res[i].kind, o->rec->res[i].key))
 			record_add(r, &o->rec->res[i]);
+	/* What this apply owes if it stops before doing it. */
+	for (i = 0; i < p->n; i++) {
+		const struct action *a = &p->v[i];
+
+		if (a->kind == RES_SERVICE && a->rr &&
+		    (a->changes & CH_RESTART))
+			record_owe(r, "service", a->rr->unit_name);
+		if (a->kind == RES_COMMAND && (a->changes & CH_RUN))
+			record_owe(r, "command", a->key);
+	}
 	record_stamp(r);
 	return r;
 }
@@ -609,7 +623,7 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	free(what);
 	rec = plan_record(d, o, app, commit, last_good);
 	record_stamp(rec);
-	pending = pending_record(d, o, app);
+	pending = pending_record(p, d, o, app);
 	/* One stream: the script, which the remote shell reads first, then
 	 * the bytes it reads from its stdin. */
 	if (apply_script(&script, &pl, p, app, rec, pending, holder, nonce,

@@ -527,10 +527,12 @@ plan_service(struct host_plan *p, const struct rendered_res *rr,
 		a->changes |= CH_STOP;
 	refs = changed_refs(p, res);
 	if (res->state == SVC_RUNNING && running &&
-	    (refs || (a->changes & CH_UNIT))) {
+	    (refs || (a->changes & CH_UNIT) ||
+	    record_owes(o->rec, "service", rr->unit_name))) {
 		a->changes |= CH_RESTART;
 		a->reason = refs ? xasprintf("%s changed", refs) :
-		    xstrdup("unit file changed");
+		    (a->changes & CH_UNIT) ? xstrdup("unit file changed") :
+		    xstrdup("an earlier apply stopped before restarting it");
 		p->restarts++;
 	}
 	free(refs);
@@ -550,16 +552,18 @@ plan_service(struct host_plan *p, const struct rendered_res *rr,
 
 static void
 plan_command(struct host_plan *p, const struct rendered_res *rr,
-    const struct desired *d)
+    const struct observed *o)
 {
 	const struct resource *res = rr->res;
 	struct action *a;
 	char *refs;
 
-	(void)d;
 	if (res->absent)
 		return;
 	refs = changed_refs(p, res);
+	if (refs == NULL && record_owes(o->rec, "command", rr->key))
+		refs = xstrdup("an earlier apply stopped before running it: "
+		    "what it watches");
 	if (res->nrefs && refs == NULL)
 		return;		/* nothing it watches changed */
 	if (res->nrefs == 0 && rr->unless == NULL && !plan_has_changes(p))
@@ -654,7 +658,7 @@ plan_build(struct host_plan *p, const struct desired *d,
 		const struct rendered_res *rr = &d->res[i];
 
 		if (rr->key && rr->res->kind == RES_COMMAND) {
-			plan_command(p, rr, d);
+			plan_command(p, rr, o);
 			if (p->n && p->v[p->n - 1].rr == rr)
 				p->v[p->n - 1].order = i;
 		}

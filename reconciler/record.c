@@ -86,8 +86,33 @@ record_parse(const char *text, size_t len)
 		GROW(r->res, r->nres + 1, r->cap);
 		r->res[r->nres++] = rr;	/* takes the strings */
 	}
+	json_array_foreach(json_object_get(root, "owed"), i, it)
+		if (json_is_string(it)) {
+			r->owed = xrealloc(r->owed, (r->nowed + 1) *
+			    sizeof(*r->owed));
+			r->owed[r->nowed++] = xstrdup(json_string_value(it));
+		}
 	json_decref(root);
 	return r;
+}
+
+int
+record_owes(const struct record *r, const char *kind, const char *key)
+{
+	size_t i, kl = strlen(kind);
+
+	for (i = 0; r && i < r->nowed; i++)
+		if (strncmp(r->owed[i], kind, kl) == 0 &&
+		    r->owed[i][kl] == ':' && strcmp(r->owed[i] + kl + 1, key) == 0)
+			return 1;
+	return 0;
+}
+
+void
+record_owe(struct record *r, const char *kind, const char *key)
+{
+	r->owed = xrealloc(r->owed, (r->nowed + 1) * sizeof(*r->owed));
+	r->owed[r->nowed++] = xasprintf("%s:%s", kind, key);
 }
 
 static void
@@ -132,6 +157,13 @@ record_encode(const struct record *r)
 		json_array_append_new(list, o);
 	}
 	json_object_set_new(root, "resources", list);
+	if (r->nowed) {
+		json_t *owed = json_array();
+
+		for (i = 0; i < r->nowed; i++)
+			json_array_append_new(owed, json_string(r->owed[i]));
+		json_object_set_new(root, "owed", owed);
+	}
 	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (text == NULL)
@@ -182,6 +214,9 @@ record_free(struct record *r)
 		free(r->res[i].target);
 	}
 	free(r->res);
+	for (i = 0; i < r->nowed; i++)
+		free(r->owed[i]);
+	free(r->owed);
 	free(r->app);
 	free(r->env);
 	free(r->commit);

@@ -31,6 +31,10 @@ struct record {
 	char *applied_by;		/* user@machine */
 	struct rec_res *res;
 	size_t nres, cap;
+	/* Restarts and commands an apply owed when it stopped halfway:
+	 * "service:NAME.service" or "command:NAME"; the next apply does them. */
+	char **owed;
+	size_t nowed;
 };
 
 /* Parse state.json text from a host; NULL with err_set if malformed. */
@@ -45,6 +49,9 @@ void record_stamp(struct record *r);
 /* "2026-11-28T13:00:00Z" and "user@machine" (caller frees). */
 char *record_now(void);
 char *record_whoami(void);
+/* Whether r owes the restart or run of "KIND:KEY". */
+int record_owes(const struct record *r, const char *kind, const char *key);
+void record_owe(struct record *r, const char *kind, const char *key);
 /* Add a copy of res to r (strings are duplicated). */
 void record_add(struct record *r, const struct rec_res *res);
 

@@ -138,6 +138,74 @@ test_expect_success 'a service removed from the manifest is stopped, disabled an
 	! on_host host1 "test -e /etc/systemd/system/s.service"
 '
 
+test_expect_success 'a rollback removes what the failed apply had created' '
+	manifest <<-\EOF &&
+	environments:
+	  production: {hosts: [host1]}
+	resources:
+	  - file: /etc/extra.conf
+	    content: "new\n"
+	  - release: /srv/x
+	    from: app
+	    build: "exit 1"
+	EOF
+	test_commit repo "extra, broken build" &&
+	! "$TEND" apply -C repo $TEND_SSH >out &&
+	test_grep "^host1: rolled back to" out &&
+	! on_host host1 "test -e /etc/extra.conf"
+'
+
+test_expect_success 'a command owed by an apply that stopped halfway runs on the next one' '
+	manifest <<-\EOF &&
+	environments:
+	  production: {hosts: [host1], rollout: {rollback: none}}
+	resources:
+	  - file: /etc/owed.conf
+	    content: "1\n"
+	  - release: /srv/o
+	    from: app
+	    build: "exit 1"
+	  - command: reload
+	    run: echo r >>/var/tmp/reloads
+	    on_change: [/etc/owed.conf]
+	EOF
+	test_commit repo "owed, broken build" &&
+	! "$TEND" apply -C repo $TEND_SSH >out &&
+	test_grep "build of the new release failed" out &&
+	! on_host host1 "test -e /var/tmp/reloads" &&
+	sed "s/build: \"exit 1\"/build: \"true\"/" repo/deploy/tend.yaml >t &&
+	mv t repo/deploy/tend.yaml &&
+	test_commit repo "owed, fixed build" &&
+	"$TEND" plan -C repo $TEND_SSH >out &&
+	test_grep "  ~ command reload  (runs: an earlier apply stopped before running it" out &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	on_host host1 "wc -l </var/tmp/reloads" >got &&
+	echo 1 >want && test_cmp want got &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	on_host host1 "wc -l </var/tmp/reloads" >got &&
+	test_cmp want got
+'
+
+test_expect_success 'a first deploy that fails its checks has no last good commit, and is checked again' '
+	manifest <<-\EOF &&
+	environments:
+	  production: {hosts: [host3]}
+	resources:
+	  - file: /etc/first.conf
+	    content: "x\n"
+	health:
+	  - name: never
+	    command: "false"
+	EOF
+	test_commit repo "first, failing" &&
+	! "$TEND" apply -C repo $TEND_SSH >out &&
+	test_grep "no earlier good commit to roll back to" out &&
+	on_host host3 "cat /var/lib/tend/s/state.json" >state &&
+	! grep last_good state &&
+	! "$TEND" apply -C repo $TEND_SSH >out &&
+	test_grep "health check .never. failed" out
+'
+
 test_expect_success 'setup: three hosts deployed and healthy at a good commit' '
 	manifest <<-\EOF &&
 	environments:
