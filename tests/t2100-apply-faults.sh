@@ -226,18 +226,7 @@ test_expect_success 'a connection killed in mid-apply leaves no partial file; th
 	    source: deploy/big.bin
 	EOF
 	test_commit repo big &&
-	{ "$TEND" apply -C repo $TEND_SSH >out 2>&1 & } &&
-	pid=$! &&
-	test_atexit "kill -9 $pid" &&
-	# Kill tend while its upload is half-way: its temporary file exists.
-	i=0 && while [ $i -lt 100 ]; do
-		on_host host1 "ls -A /srv" >ls &&
-		grep -q "^.tend-" ls && break
-		i=$((i + 1))
-	done &&
-	test_grep "^.tend-" ls &&
-	kill -9 $pid && wait $pid;
-	sleep 1 &&
+	kill_mid_upload host1 /srv "$TEND" apply -C repo $TEND_SSH &&
 	on_host host1 "ls -A /srv" >ls &&
 	! grep tend- ls &&
 	! on_host host1 "test -e /srv/big.bin" &&

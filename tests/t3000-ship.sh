@@ -38,17 +38,8 @@ test_expect_success 'the first deploy answers on HTTP with the committed app and
 test_expect_success 'a host dropped in the middle of shipping a release keeps a whole release running' '
 	head -c 30000000 /dev/urandom >repo/app/blob.bin &&
 	test_commit repo "a big asset" &&
-	{ "$TEND" apply -C repo -e staging $TEND_SSH >out 2>&1 & } &&
-	pid=$! &&
-	test_atexit "kill -9 $pid" &&
-	i=0 && while [ $i -lt 100 ]; do
-		on_host host1 "ls -A /srv/hello/releases" >ls &&
-		grep -q "^.tend-" ls && break
-		i=$((i + 1))
-	done &&
-	test_grep "^.tend-" ls &&
-	kill -9 $pid && wait $pid;
-	sleep 1 &&
+	kill_mid_upload host1 /srv/hello/releases \
+		"$TEND" apply -C repo -e staging $TEND_SSH &&
 	on_host host1 "readlink /srv/hello/current; ls -A /srv/hello/releases" >after &&
 	printf "releases/%s\n%s\n" $(dev rev-parse --short=12 HEAD~1:app) $(dev rev-parse --short=12 HEAD~1:app) >want &&
 	test_cmp want after &&

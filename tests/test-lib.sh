@@ -106,3 +106,29 @@ on_host() {
 	shift
 	ssh -F "$HOSTS/ssh_config" -n "$h" "$@"
 }
+
+# kill_mid_upload HOST DIR COMMAND...: run COMMAND (a tend apply) in the
+# background and kill -9 it once one of its temporary files (.tend-*)
+# shows up in DIR on HOST, that is, half-way through its upload.  Fails
+# when that never happens.
+kill_mid_upload() {
+	host=$1 dir=$2
+	shift 2
+	{ "$@" >out 2>&1 & }
+	pid=$!
+	test_atexit "kill -9 $pid"
+	i=0
+	while [ $i -lt 100 ]; do
+		on_host "$host" "ls -A '$dir'" >ls 2>/dev/null &&
+		grep -q "^.tend-" ls && break
+		i=$((i + 1))
+	done
+	if ! grep -q "^.tend-" ls; then
+		echo "no upload in progress was seen in $dir on $host"
+		kill -9 $pid
+		return 1
+	fi
+	kill -9 $pid
+	wait $pid
+	sleep 1
+}
