@@ -42,4 +42,10 @@ test_expect_success 'validate --help describes the options' '
 	test_grep "[-]-manifest PATH" out
 '
 
+test_expect_success 'make install puts a working tend under PREFIX' '
+	make -s -C "$TEST_ROOT" install PREFIX="$TRASH/prefix" >/dev/null &&
+	"$TRASH/prefix/bin/tend" version >out &&
+	test_grep "^tend " out
+'
+
 test_done
