@@ -246,52 +246,32 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
     size_t i)
 {
 	const struct rendered_res *rr = a->rr;
-	const char *u;
-	char *tmp;
+	/* A pruned unit (no rr) may be gone already: that is fine. */
+	const char *u = rr ? rr->unit_name : a->key;
+	const char *or = rr ? "||" : "2>/dev/null ||";
+	char *path = rr ? xstrdup(rr->unit_path) :
+	    xasprintf("/etc/systemd/system/%s", a->key);
+	char *tmp = tmp_name(path, nonce, i);
+	int removing = a->op == ACT_DELETE;
 
-	if (rr == NULL) {
-		/* Pruned: its unit may be gone already; that is fine. */
-		char *path = xasprintf("/etc/systemd/system/%s", a->key);
-
-		sh_addf(s, "systemctl stop -- %Q 2>/dev/null; systemctl "
-		    "disable -q -- %Q 2>/dev/null\n", a->key, a->key);
-		if (a->changes & CH_UNIT)
-			sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
-			    "fail %Q\n", path, "could not remove the unit");
-		free(path);
-		return;
-	}
-	u = rr->unit_name;
-	tmp = tmp_name(rr->unit_path, nonce, i);
-
-	if (a->op == ACT_DELETE) {
-		if (a->changes & CH_STOP)
-			sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
-			    "could not stop the service");
-		if (a->changes & CH_DISABLE)
-			sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
-			    "could not disable the service");
-		if (a->changes & CH_UNIT)
-			sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
-			    "fail %Q\n", rr->unit_path, "could not remove the unit");
-		free(tmp);
-		return;
-	}
-	if (a->changes & CH_UNIT)
+	if ((a->changes & CH_UNIT) && !removing)
 		sh_addf(s, "mv -f -T -- %Q %Q && systemctl daemon-reload || "
-		    "fail %Q\n", tmp, rr->unit_path, "could not install the unit file");
+		    "fail %Q\n", tmp, path, "could not install the unit file");
 	if (a->changes & CH_ENABLE)
 		sh_addf(s, "systemctl enable -q -- %Q || fail %Q\n", u,
 		    "could not enable the service");
-	if (a->changes & CH_DISABLE)
-		sh_addf(s, "systemctl disable -q -- %Q || fail %Q\n", u,
-		    "could not disable the service");
 	if (a->changes & CH_STOP)
-		sh_addf(s, "systemctl stop -- %Q || fail %Q\n", u,
-		    "could not stop the service");
+		sh_addf(s, "systemctl stop -- %Q %s %s\n", u, or, rr ?
+		    "fail 'could not stop the service'" : ":");
+	if (a->changes & CH_DISABLE)
+		sh_addf(s, "systemctl disable -q -- %Q %s %s\n", u, or, rr ?
+		    "fail 'could not disable the service'" : ":");
+	if ((a->changes & CH_UNIT) && removing)
+		sh_addf(s, "rm -f -- %Q && systemctl daemon-reload || "
+		    "fail %Q\n", path, "could not remove the unit file");
 	/* A unit that failed before (a bad release, a crash loop) must not
-	 * stay stuck at its start limit: forget that, then (re)start. */
-	/* systemctl returns once a simple service is forked: give it a
+	 * stay stuck at its start limit: forget that, then (re)start.
+	 * systemctl returns once a simple service is forked: give it a
 	 * second, then it must still be running. */
 	if (a->changes & (CH_START | CH_RESTART))
 		sh_addf(s, "systemctl reset-failed -- %Q 2>/dev/null; "
@@ -300,6 +280,7 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
 		    "fail %Q; }\n", u, u, u, u,
 		    (a->changes & CH_START) ? "the service did not start" :
 		    "the service did not restart");
+	free(path);
 	free(tmp);
 }
 
