@@ -239,6 +239,10 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 			return;
 	} else if (p->n == 0) {
 		fprintf(out, "  %sin sync%s\n", color(GREEN), color(RESET));
+		if (r->o.rec_error)
+			fprintf(out, "  note: tend's record on the host is "
+			    "unreadable (%s); nothing is pruned there until an "
+			    "apply rewrites it\n", r->o.rec_error);
 		return;
 	} else if (r->state == HOST_APPLIED) {
 		fprintf(out, "  %sapplied%s in %.1fs\n", color(GREEN),
@@ -263,6 +267,10 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	for (i = 0; i < r->ar.nkept; i++)
 		fprintf(out, "  note: directory %s kept: it is not empty\n",
 		    r->ar.kept[i]);
+	if (r->o.rec_error)
+		fprintf(out, "  note: tend's record on the host is unreadable "
+		    "(%s); nothing is pruned there until an apply rewrites it\n",
+		    r->o.rec_error);
 }
 
 void

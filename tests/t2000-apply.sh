@@ -216,4 +216,14 @@ test_expect_success 'a directory where a file is declared is a conflict: that ho
 	echo 750 >want && test_cmp want got
 '
 
+test_expect_success 'an unreadable record on a host is said, and the next apply rewrites it' '
+	on_host host2 "rmdir /etc/t/blocker" &&
+	on_host host3 "echo {broken >/var/lib/tend/t/state.json" &&
+	"$TEND" plan -C repo $TEND_SSH >out &&
+	test_grep "  note: tend.s record on the host is unreadable (state.json is not valid JSON" out &&
+	"$TEND" apply -C repo $TEND_SSH >out &&
+	"$TEND" plan -C repo $TEND_SSH >out &&
+	! grep "unreadable" out
+'
+
 test_done
