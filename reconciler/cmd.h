@@ -74,6 +74,7 @@ enum {
 "  --timeout DUR      connect and inactivity timeout (default 10s)\n" \
 "  --json             one JSON document on stdout\n" \
 "  -q, --quiet        print less\n" \
+"  -v, --verbose      log, per host, exec channels used and time taken\n" \
 "  --no-color         no colour (also when NO_COLOR is set)\n"
 
 /*

@@ -9,7 +9,11 @@
 static const char options_help[] =
 "options:\n"
 HOST_OPTIONS_HELP
-"\nexit status: 0 when every host converged, 1 when any failed.\n";
+"\nHosts are deployed as the environment's rollout says (canary, parallel,\n"
+"max_failed); when it halts, the hosts it changed return to their last\n"
+"good commit (rollback: all, failed or none).\n"
+"\nexit status: 0 when every host converged; 1 when any failed or the\n"
+"rollout halted, also when the rollback succeeded.\n";
 
 static void
 progress(const struct host_run *r, void *arg)
