@@ -391,6 +391,100 @@ commit_action(struct buf *s, struct buf *later, const struct action *a,
 	free(parent);
 }
 
+/* New files sharing mode, owner and group get them in a few commands:
+ * a thousand files are a handful of processes on the host, not two
+ * thousand. */
+struct attr_group {
+	unsigned mode;
+	const char *owner, *group;	/* borrowed from the manifest */
+	char **paths;
+	size_t n;
+};
+
+struct attr_groups {
+	struct attr_group *v;
+	size_t n, cap;
+};
+
+static int
+same_opt(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* res NULL: a unit file, 0644 and left to its owner. */
+static void
+attr_group_add(struct attr_groups *gs, const struct resource *res,
+    const char *path)
+{
+	unsigned mode = res ? res->mode : 0644;
+	const char *owner = res ? res->owner : NULL;
+	const char *group = res ? res->group : NULL;
+	struct attr_group *g = NULL;
+	size_t i;
+
+	for (i = 0; i < gs->n && g == NULL; i++)
+		if (gs->v[i].mode == mode && same_opt(gs->v[i].owner, owner) &&
+		    same_opt(gs->v[i].group, group))
+			g = &gs->v[i];
+	if (g == NULL) {
+		GROW(gs->v, gs->n + 1, gs->cap);
+		g = &gs->v[gs->n++];
+		memset(g, 0, sizeof(*g));
+		g->mode = mode;
+		g->owner = owner;
+		g->group = group;
+	}
+	g->paths = xrealloc(g->paths, (g->n + 1) * sizeof(*g->paths));
+	g->paths[g->n++] = xstrdup(path);
+}
+
+/* One command over paths, 200 at a time (argument lists are finite). */
+static void
+emit_over(struct buf *s, const char *cmd, char **paths, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i % 200 == 0)
+			buf_adds(s, cmd);
+		buf_addch(s, ' ');
+		sh_quote(s, paths[i]);
+		if (i % 200 == 199 || i + 1 == n)
+			buf_adds(s, " || fail 'could not set modes and owners "
+			    "of the new files'\n");
+	}
+}
+
+static void
+attr_groups_emit(struct buf *s, struct attr_groups *gs)
+{
+	struct buf cmd = BUF_INIT;
+	size_t i, k;
+
+	for (i = 0; i < gs->n; i++) {
+		struct attr_group *g = &gs->v[i];
+
+		buf_reset(&cmd);
+		sh_addf(&cmd, "chmod %o --", g->mode);
+		emit_over(s, cmd.data, g->paths, g->n);
+		buf_reset(&cmd);
+		if (g->owner && g->group)
+			sh_addf(&cmd, "chown -- %Q:%Q", g->owner, g->group);
+		else if (g->owner)
+			sh_addf(&cmd, "chown -- %Q", g->owner);
+		else if (g->group)
+			sh_addf(&cmd, "chgrp -- %Q", g->group);
+		if (cmd.len)
+			emit_over(s, cmd.data, g->paths, g->n);
+		for (k = 0; k < g->n; k++)
+			free(g->paths[k]);
+		free(g->paths);
+	}
+	buf_free(&cmd);
+	free(gs->v);
+}
+
 int
 apply_script(struct buf *s, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
@@ -401,6 +495,7 @@ apply_script(struct buf *s, struct payload *payload,
 	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
 	char *json = record_encode(rec), *tmp, *what, *end;
 	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
+	struct attr_groups groups = { NULL, 0, 0 };
 
 	memset(payload, 0, sizeof(*payload));
 	size_t i;
@@ -469,15 +564,14 @@ apply_script(struct buf *s, struct payload *payload,
 		sh_quote(&q, tmp);
 		stage_blob(s, payload, a->rr->content.data, a->rr->content.len,
 		    q.data, what);
-		if (a->kind == RES_FILE)
-			attrs(s, a->rr->res, tmp, what);
-		else
-			sh_addf(s, "chmod 0644 -- %Q || fail %Q\n", tmp, what);
+		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
+		    tmp);
 		buf_free(&q);
 		free(parent);
 		free(tmp);
 		free(what);
 	}
+	attr_groups_emit(s, &groups);
 	stage_blob(s, payload, json, strlen(json), "\"$S/state.json.$N\"",
 	    "could not write the record");
 	if (pending) {
