@@ -71,6 +71,96 @@ stage_blob(struct buf *s, struct payload *pl, const void *data, size_t len,
 	pl->n++;
 }
 
+/* A buffer the payload owns, for bytes made here (tar headers). */
+static struct buf *
+payload_blob(struct payload *pl)
+{
+	struct buf *b;
+
+	pl->blobs = xrealloc(pl->blobs, (pl->nblobs + 1) * sizeof(*pl->blobs));
+	b = &pl->blobs[pl->nblobs++];
+	buf_init(b);
+	return b;
+}
+
+static void
+payload_add(struct payload *pl, const void *data, size_t len)
+{
+	GROW(pl->v, pl->n + 1, pl->cap);
+	pl->v[pl->n].data = data;
+	pl->v[pl->n].len = len;
+	pl->n++;
+}
+
+static const char zeros[1024];
+
+/* A ustar header block for name (which a pax record carries in full). */
+static void
+tar_header(struct buf *b, const char *name, size_t size, char type,
+    long mtime)
+{
+	unsigned char h[512];
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, sizeof(h));
+	snprintf((char *)h, 100, "%.99s", name);
+	snprintf((char *)h + 100, 8, "%07o", 0600);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011zo", size);
+	snprintf((char *)h + 136, 12, "%011lo", mtime);
+	h[156] = (unsigned char)type;
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < sizeof(h); i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+	buf_add(b, h, sizeof(h));
+}
+
+static size_t
+digits_of(size_t v)
+{
+	size_t d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* One file into the tar stream: a pax header with its whole path, then
+ * the header, the bytes (not copied) and the padding.  Returns the bytes
+ * it adds to the stream. */
+static size_t
+tar_add(struct payload *pl, const char *path, const void *data, size_t len,
+    long mtime)
+{
+	struct buf *b = payload_blob(pl), rec = BUF_INIT;
+	size_t n = strlen(" path=\n") + strlen(path), digits = 1, total;
+
+	/* "LEN path=PATH\n", where LEN counts its own digits too. */
+	while (digits_of(n + digits) != digits)
+		digits++;
+	buf_addf(&rec, "%zu path=%s\n", n + digits, path);
+	tar_header(b, "PaxHeader", rec.len, 'x', mtime);
+	buf_add(b, rec.data, rec.len);
+	buf_add(b, zeros, (512 - rec.len % 512) % 512);
+	tar_header(b, path, len, '0', mtime);
+	payload_add(pl, b->data, b->len);
+	if (len)
+		payload_add(pl, data, len);
+	if (len % 512)
+		payload_add(pl, zeros, 512 - len % 512);
+	total = b->len + len + (512 - len % 512) % 512;
+	buf_free(&rec);
+	return total;
+}
+
 /* Where an action's new bytes go: a file's path, a unit file; NULL when it
  * sends none. */
 static const char *
@@ -496,6 +586,9 @@ apply_script(struct buf *s, struct payload *payload,
 	char *json = record_encode(rec), *tmp, *what, *end;
 	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
 	struct attr_groups groups = { NULL, 0, 0 };
+	const struct action **tarv = NULL;
+	size_t ntar = 0, tarcap = 0, tarsize = 0;
+	long now = (long)time(NULL);
 
 	memset(payload, 0, sizeof(*payload));
 	size_t i;
@@ -558,12 +651,9 @@ apply_script(struct buf *s, struct payload *payload,
 			continue;
 		parent = parent_of(upload_path(a));
 		tmp = tmp_name(upload_path(a), nonce, i);
-		what = xasprintf("could not write %s", upload_path(a));
-		if (a->parent_missing)
-			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", parent, what);
-		sh_quote(&q, tmp);
-		stage_blob(s, payload, a->rr->content.data, a->rr->content.len,
-		    q.data, what);
+		what = NULL;
+		GROW(tarv, ntar + 1, tarcap);
+		tarv[ntar++] = a;
 		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
 		    tmp);
 		buf_free(&q);
@@ -571,6 +661,24 @@ apply_script(struct buf *s, struct payload *payload,
 		free(tmp);
 		free(what);
 	}
+	/* New files travel as one tar stream, unpacked by one tar (which
+	 * makes missing parents too) behind head -c, so that it reads
+	 * exactly its own bytes of the stream. */
+	for (i = 0; i < ntar; i++) {
+		const struct action *a = tarv[i];
+		char *t = tmp_name(upload_path(a), nonce, (size_t)(a - p->v));
+
+		tarsize += tar_add(payload, t + 1, a->rr->content.data,
+		    a->rr->content.len, now);
+		free(t);
+	}
+	if (ntar) {
+		payload_add(payload, zeros, sizeof(zeros));	/* the end */
+		tarsize += sizeof(zeros);
+		sh_addf(s, "head -c %zu | tar -x -f - -C / -m --no-same-owner "
+		    "|| fail %Q\n", tarsize, "could not write the new files");
+	}
+	free(tarv);
 	attr_groups_emit(s, &groups);
 	stage_blob(s, payload, json, strlen(json), "\"$S/state.json.$N\"",
 	    "could not write the record");

@@ -135,8 +135,40 @@ main(void)
 	    "the unit is installed and enabled");
 	for (i = 0; i < pl.n; i++)
 		total += pl.v[i].len;
-	ok(pl.n == 8, "payload: a file, two release files, their list, "
-	    "the unit, the record, managed.sh and the end marker");
+	{
+		/* The new files' tar stream, as the host's tar reads it. */
+		const char *at = strstr(script.data, "head -c ");
+		size_t len = 0, k;
+		FILE *f;
+
+		for (; at; at = strstr(at + 1, "head -c ")) {
+			char *end;
+
+			len = strtoul(at + 8, &end, 10);
+			if (strncmp(end, " | tar -x", 9) == 0)
+				break;
+		}
+		/* it follows the release's three blobs in the stream */
+		f = popen("tar -t -f - >tar.list 2>&1", "w");
+		for (k = 3; f && k < pl.n && len; k++) {
+			size_t n = pl.v[k].len < len ? pl.v[k].len : len;
+
+			fwrite(pl.v[k].data, 1, n, f);
+			len -= n;
+		}
+		ok(f && pclose(f) == 0 && len == 0, "the new files' tar stream "
+		    "is one a real tar reads whole");
+		f = fopen("tar.list", "r");
+		if (f) {
+			char line[512] = "";
+
+			ok(fgets(line, sizeof(line), f) && strstr(line,
+			    "etc/it's $(here)/.tend-0123456789abcdef."),
+			    "with each file under its temporary name: %s", line);
+			fclose(f);
+			remove("tar.list");
+		}
+	}
 	ok(total > 0 && memcmp(pl.v[pl.n - 1].data, "tend-end-0123456789abcdef",
 	    25) == 0, "the stream ends with its marker");
 	ok(strstr(script.data, "[ \"$(head -c 25)\" = 'tend-end-0123456789abcdef' ]")
