@@ -30,6 +30,26 @@ tmp_name(const char *path, const char *nonce, size_t i)
 	    nonce, i);
 }
 
+/* Where a new file waits until it is renamed into place: a directory of
+ * this apply's own beside the target, so that the files of one directory
+ * are renamed by one mv. */
+static char *
+upload_tmp(const char *path, const char *nonce)
+{
+	const char *slash = strrchr(path, '/');
+
+	return xasprintf("%.*s/.tend-%s/%s", (int)(slash - path), path, nonce,
+	    slash + 1);
+}
+
+static char *
+upload_dir(const char *path, const char *nonce)
+{
+	const char *slash = strrchr(path, '/');
+
+	return xasprintf("%.*s/.tend-%s", (int)(slash - path), path, nonce);
+}
+
 static char *
 parent_of(const char *path)
 {
@@ -341,9 +361,10 @@ commit_service(struct buf *s, const struct action *a, const char *nonce,
 	const char *or = rr ? "||" : "2>/dev/null ||";
 	char *path = rr ? xstrdup(rr->unit_path) :
 	    xasprintf("/etc/systemd/system/%s", a->key);
-	char *tmp = tmp_name(path, nonce, i);
+	char *tmp = upload_tmp(path, nonce);
 	int removing = a->op == ACT_DELETE;
 
+	(void)i;
 	if ((a->changes & CH_UNIT) && !removing)
 		sh_addf(s, "mv -f -T -- %Q %Q && systemctl daemon-reload || "
 		    "fail %Q\n", tmp, path, "could not install the unit file");
@@ -453,8 +474,7 @@ commit_action(struct buf *s, struct buf *later, const struct action *a,
 			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", a->key, what);
 			attrs(s, res, a->key, what);
 		} else if (a->kind == RES_FILE && uploads(a)) {
-			sh_addf(s, "mv -f -T -- %Q %Q || fail %Q\n", tmp,
-			    a->key, what);
+			bug("file uploads are renamed in batches");
 		} else if (a->kind == RES_FILE) {
 			attrs(s, res, a->key, what);
 		} else if (a->kind == RES_SYMLINK) {
@@ -575,6 +595,45 @@ attr_groups_emit(struct buf *s, struct attr_groups *gs)
 	free(gs->v);
 }
 
+/* Rename new files into place: the run of file uploads from p->v[i] that
+ * share a directory, with one mv for up to 200 of them (each rename on
+ * its own is atomic).  Returns the index after the run. */
+static size_t
+rename_batch(struct buf *s, const struct host_plan *p, size_t i,
+    const char *nonce)
+{
+	char *dir = upload_dir(p->v[i].key, nonce);
+	char *parent = parent_of(p->v[i].key);
+	size_t j = i, n = 0;
+
+	for (; j < p->n && p->v[j].kind == RES_FILE && uploads(&p->v[j]);
+	    j++) {
+		char *pj = parent_of(p->v[j].key), *t;
+
+		if (strcmp(pj, parent) != 0) {
+			free(pj);
+			break;
+		}
+		free(pj);
+		if (n % 200 == 0)
+			sh_addf(s, "mv -f -t %Q --", parent);
+		t = upload_tmp(p->v[j].key, nonce);
+		buf_addch(s, ' ');
+		sh_quote(s, t);
+		free(t);
+		if (++n % 200 == 0)
+			buf_adds(s, " || fail 'could not rename the new files "
+			    "into place'\n");
+	}
+	if (n % 200)
+		buf_adds(s, " || fail 'could not rename the new files into "
+		    "place'\n");
+	sh_addf(s, "rmdir -- %Q 2>/dev/null\n", dir);
+	free(dir);
+	free(parent);
+	return j;
+}
+
 int
 apply_script(struct buf *s, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
@@ -608,10 +667,17 @@ apply_script(struct buf *s, struct payload *payload,
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
 
-		if (uploads(a) || (a->kind == RES_SYMLINK &&
-		    (a->op == ACT_CREATE || a->op == ACT_UPDATE))) {
-			tmp = tmp_name(upload_path(a) ? upload_path(a) :
-			    a->key, nonce, i);
+		if (uploads(a)) {
+			tmp = upload_dir(upload_path(a), nonce);
+			if (!strstr(buf_str(&tmps), tmp)) {
+				buf_addch(&tmps, ' ');
+				sh_quote(&tmps, tmp);
+			}
+			free(tmp);
+		}
+		if (a->kind == RES_SYMLINK &&
+		    (a->op == ACT_CREATE || a->op == ACT_UPDATE)) {
+			tmp = tmp_name(a->key, nonce, i);
 			buf_addch(&tmps, ' ');
 			sh_quote(&tmps, tmp);
 			free(tmp);
@@ -650,7 +716,7 @@ apply_script(struct buf *s, struct payload *payload,
 		if (!uploads(a))
 			continue;
 		parent = parent_of(upload_path(a));
-		tmp = tmp_name(upload_path(a), nonce, i);
+		tmp = upload_tmp(upload_path(a), nonce);
 		what = NULL;
 		GROW(tarv, ntar + 1, tarcap);
 		tarv[ntar++] = a;
@@ -666,7 +732,7 @@ apply_script(struct buf *s, struct payload *payload,
 	 * exactly its own bytes of the stream. */
 	for (i = 0; i < ntar; i++) {
 		const struct action *a = tarv[i];
-		char *t = tmp_name(upload_path(a), nonce, (size_t)(a - p->v));
+		char *t = upload_tmp(upload_path(a), nonce);
 
 		tarsize += tar_add(payload, t + 1, a->rr->content.data,
 		    a->rr->content.len, now);
@@ -723,8 +789,12 @@ apply_script(struct buf *s, struct payload *payload,
 	if (pending)
 		buf_adds(s, "mv -f -- \"$S/state.json.pending.$N\" "
 		    "\"$S/state.json\" || fail 'could not write the record'\n");
-	for (i = 0; i < p->n; i++)
-		commit_action(s, &later, &p->v[i], nonce, i);
+	for (i = 0; i < p->n; i++) {
+		if (p->v[i].kind == RES_FILE && uploads(&p->v[i]))
+			i = rename_batch(s, p, i, nonce) - 1;
+		else
+			commit_action(s, &later, &p->v[i], nonce, i);
+	}
 	buf_adds(s, buf_str(&later));
 	buf_free(&later);
 	buf_adds(s,

@@ -163,7 +163,7 @@ main(void)
 			char line[512] = "";
 
 			ok(fgets(line, sizeof(line), f) && strstr(line,
-			    "etc/it's $(here)/.tend-0123456789abcdef."),
+			    "etc/it's $(here)/.tend-0123456789abcdef/a"),
 			    "with each file under its temporary name: %s", line);
 			fclose(f);
 			remove("tar.list");
