@@ -88,6 +88,7 @@ int host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
 struct project {
 	struct gitsrc *src;
 	struct manifest *m;
+	struct blob_cache *cache;	/* contents the hosts' runs share */
 	const char *manifest_path;	/* borrowed from the options */
 };
 

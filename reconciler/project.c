@@ -42,6 +42,8 @@ project_load(struct project *p, const struct project_opts *o,
 	/* Render even a faulty model: it finds the remaining errors. */
 	rc.files = f;
 	rc.commit = gitsrc_commit(p->src);
+	rc.cache = NULL;	/* validation throws its renders away */
+	p->cache = xcalloc(1, sizeof(*p->cache));
 	if (render_check_all(p->m, &rc, diags) < 0 || p->m->errors)
 		return -1;
 	return 0;
@@ -64,6 +66,10 @@ project_report(const struct project *p, struct diags *diags)
 void
 project_free(struct project *p)
 {
+	if (p->cache) {
+		blob_cache_free(p->cache);
+		free(p->cache);
+	}
 	manifest_free(p->m);
 	gitsrc_free(p->src);
 	memset(p, 0, sizeof(*p));
@@ -226,6 +232,7 @@ runs_prepare(const struct project *p, const struct env *e,
 
 	rc.files = gitsrc_files(p->src);
 	rc.commit = gitsrc_commit(p->src);
+	rc.cache = p->cache;
 	for (i = 0; i < n; i++) {
 		struct host_run *r = &runs[i];
 		const struct host *h = &p->m->hosts[hosts[i]];

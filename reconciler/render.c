@@ -403,6 +403,19 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 	}
 	if (f->stat(f->ctx, rr->source) != FT_FILE)
 		return;		/* reported by check_repo_file */
+	if (!res->template && r->rc->cache) {
+		struct blob_cache *c = r->rc->cache;
+		size_t i;
+
+		for (i = 0; i < c->n; i++) {
+			if (strcmp(c->paths[i], rr->source) == 0) {
+				rr->content = c->blobs[i];
+				rr->content.cap = 0;
+				rr->content_shared = 1;
+				return;
+			}
+		}
+	}
 	if (f->read(f->ctx, rr->source, &raw) < 0) {
 		report(r, r->m->file, res->source.pos.line,
 		    res->source.pos.col, "%s", err_msg());
@@ -418,6 +431,17 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		else
 			expand(r, &o, raw.data, raw.len, &rr->content);
 		buf_free(&raw);
+	} else if (r->rc->cache) {
+		struct blob_cache *c = r->rc->cache;
+
+		GROW(c->paths, c->n + 1, c->cap);
+		c->blobs = xrealloc(c->blobs, c->cap * sizeof(*c->blobs));
+		c->paths[c->n] = xstrdup(rr->source);
+		c->blobs[c->n] = raw;
+		rr->content = raw;
+		rr->content.cap = 0;
+		rr->content_shared = 1;
+		c->n++;
 	} else {
 		rr->content = raw;
 	}
@@ -565,7 +589,8 @@ desired_free(struct desired *d)
 		free(rr->unless);
 		free(rr->unit_path);
 		free(rr->unit_name);
-		buf_free(&rr->content);
+		if (!rr->content_shared)
+			buf_free(&rr->content);
 		tree_list_free(&rr->tree);
 	}
 	free(d->res);
@@ -575,6 +600,20 @@ desired_free(struct desired *d)
 	}
 	free(d->checks);
 	memset(d, 0, sizeof(*d));
+}
+
+void
+blob_cache_free(struct blob_cache *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->paths[i]);
+		buf_free(&c->blobs[i]);
+	}
+	free(c->paths);
+	free(c->blobs);
+	memset(c, 0, sizeof(*c));
 }
 
 int

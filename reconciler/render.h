@@ -17,9 +17,20 @@
 #include "gitsrc.h"
 #include "manifest.h"
 
+/* File contents read once and shared by every host that gets them as
+ * they are (no template): ten hosts, one copy. */
+struct blob_cache {
+	char **paths;
+	struct buf *blobs;
+	size_t n, cap;
+};
+
+void blob_cache_free(struct blob_cache *c);
+
 struct render_ctx {
 	const struct files *files;
 	const char *commit;		/* full hex id */
+	struct blob_cache *cache;	/* NULL: each host reads its own */
 };
 
 struct rendered_res {
@@ -27,6 +38,7 @@ struct rendered_res {
 	char *key;			/* expanded; owned, as are the rest */
 	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
 	struct buf content;		/* file: the bytes to write */
+	int content_shared;		/* content belongs to a blob_cache */
 	struct tree_list tree;		/* release: what `from` holds */
 	char release_id[13];		/* release: tree id, 12 hex digits */
 	char *unit_path;		/* service: /etc/systemd/system/NAME */

@@ -50,7 +50,7 @@ mem_read(void *ctx, const char *path, struct buf *out)
 static const struct files mem = { .ctx = NULL, .stat = mem_stat,
 	.read = mem_read, .where = "commit 0123abc" };
 static const struct render_ctx rctx = { &mem,
-	"0123abcdef0123abcdef0123abcdef0123abcdef" };
+	"0123abcdef0123abcdef0123abcdef0123abcdef", NULL };
 
 static const char manifest[] =
 "version: 1\n"
@@ -143,6 +143,23 @@ main(void)
 	    "lit=${greeting} $x\n", "without a host var, the env's wins");
 	desired_free(&des);
 	ok(d.n == 0, "no diagnostics for a good manifest");
+	{
+		struct render_ctx shared = rctx;
+		struct blob_cache cache = { NULL, NULL, 0, 0 };
+		struct desired a, b;
+
+		shared.cache = &cache;
+		render_host(&a, m, &m->envs[0], &m->hosts[0], &shared, &d);
+		render_host(&b, m, &m->envs[0], &m->hosts[1], &shared, &d);
+		ok(a.res[1].content.data == b.res[1].content.data &&
+		    cache.n == 1, "a file that is no template is read once "
+		    "and shared by the hosts");
+		ok(a.res[0].content.data != b.res[0].content.data,
+		    "templates stay per host");
+		desired_free(&a);
+		desired_free(&b);
+		blob_cache_free(&cache);
+	}
 	manifest_free(m);
 	diags_free(&d);
 
