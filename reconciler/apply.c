@@ -634,6 +634,22 @@ rename_batch(struct buf *s, const struct host_plan *p, size_t i,
 	return j;
 }
 
+/* Add path as a quoted word to list (" 'a' 'b' "), once. */
+static void
+add_word(struct buf *list, const char *path)
+{
+	struct buf q = BUF_INIT;
+
+	if (list->len == 0)
+		buf_addch(list, ' ');
+	buf_addch(&q, ' ');
+	sh_quote(&q, path);
+	buf_addch(&q, ' ');
+	if (strstr(list->data, q.data) == NULL)
+		buf_add(list, q.data + 1, q.len - 1);
+	buf_free(&q);
+}
+
 int
 apply_script(struct buf *s, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
@@ -642,7 +658,7 @@ apply_script(struct buf *s, struct payload *payload,
 {
 	int rc = 0;
 	char *dir = xasprintf("%s/%s", RECORD_DIR, app);
-	char *json = record_encode(rec), *tmp, *what, *end;
+	char *json = record_encode(rec), *tmp, *end;
 	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
 	struct attr_groups groups = { NULL, 0, 0 };
 	const struct action **tarv = NULL;
@@ -668,30 +684,25 @@ apply_script(struct buf *s, struct payload *payload,
 		const struct action *a = &p->v[i];
 
 		if (uploads(a)) {
+			/* One staging directory per target directory. */
 			tmp = upload_dir(upload_path(a), nonce);
-			if (!strstr(buf_str(&tmps), tmp)) {
-				buf_addch(&tmps, ' ');
-				sh_quote(&tmps, tmp);
-			}
+			add_word(&tmps, tmp);
 			free(tmp);
 		}
 		if (a->kind == RES_SYMLINK &&
 		    (a->op == ACT_CREATE || a->op == ACT_UPDATE)) {
 			tmp = tmp_name(a->key, nonce, i);
-			buf_addch(&tmps, ' ');
-			sh_quote(&tmps, tmp);
+			add_word(&tmps, tmp);
 			free(tmp);
 		}
 		if (a->kind == RES_RELEASE && (a->changes & CH_RELEASE_NEW)) {
 			tmp = release_tmp(a, nonce);
-			buf_addch(&tmps, ' ');
-			sh_quote(&tmps, tmp);
+			add_word(&tmps, tmp);
 			free(tmp);
 		}
 		if (a->kind == RES_RELEASE && a->op != ACT_DELETE) {
 			tmp = xasprintf("%s/.tend-current.%s", a->key, nonce);
-			buf_addch(&tmps, ' ');
-			sh_quote(&tmps, tmp);
+			add_word(&tmps, tmp);
 			free(tmp);
 		}
 	}
@@ -707,25 +718,18 @@ apply_script(struct buf *s, struct payload *payload,
 	 * set; nothing visible changes yet. */
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
-		char *parent;
-		struct buf q = BUF_INIT;
 
 		if (a->kind == RES_RELEASE && (a->changes & CH_RELEASE_NEW) &&
 		    stage_release(s, payload, a, nonce, files) < 0)
 			rc = -1;
 		if (!uploads(a))
 			continue;
-		parent = parent_of(upload_path(a));
 		tmp = upload_tmp(upload_path(a), nonce);
-		what = NULL;
 		GROW(tarv, ntar + 1, tarcap);
 		tarv[ntar++] = a;
 		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
 		    tmp);
-		buf_free(&q);
-		free(parent);
 		free(tmp);
-		free(what);
 	}
 	/* New files travel as one tar stream, unpacked by one tar (which
 	 * makes missing parents too) behind head -c, so that it reads
@@ -897,8 +901,8 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 	rc = -1;
 	if (status == 75 && (f = find_field(&out, "tend-locked:", NULL))) {
 		res->locked = 1;
-		err_set("locked: another tend is applying there (%.*s); it "
-		    "was not touched, try again when that one is done",
+		err_set("another tend is applying there (%.*s); it was not "
+		    "touched, try again when that one is done",
 		    (int)strcspn(f, "\n"), f);
 		goto done;
 	}

@@ -149,7 +149,7 @@ test_expect_success 'a lock held by another tend is reported with its holder; no
 	test_grep locked holder.out &&
 	! "$TEND" apply -C repo $TEND_SSH >out;
 	kill $holder; wait $holder;
-	test_grep "^host1 (127.0.0.2)  locked: locked: another tend is applying there (apply by alice@laptop); it was not touched" out &&
+	test_grep "^host1 (127.0.0.2)  locked: another tend is applying there (apply by alice@laptop); it was not touched" out &&
 	test_grep "^host2 (127.0.0.3)  applied" out &&
 	! on_host host1 "test -e /etc/f2.conf" &&
 	"$TEND" apply -C repo $TEND_SSH --host host1 >out &&
