@@ -4,7 +4,7 @@
 PREFIX ?= /usr/local
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS = libgit2 libssh2 yaml-0.1 jansson libcrypto libcurl
+PKGS = libgit2 libssh2 yaml-0.1 jansson libcrypto libcurl sqlite3 libmicrohttpd
 VERSION = $(shell git describe --always --dirty 2>/dev/null || echo 0.1-dev)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
