@@ -51,12 +51,21 @@ hexval(int c)
 	return -1;
 }
 
+/*
+ * Whether the body is form-encoded: so its Content-Type says, unless it
+ * is plainly JSON (`curl -d` labels everything a form).
+ */
 static int
-is_form(header_fn hdr, void *ctx)
+is_form(header_fn hdr, void *ctx, const char *body, size_t len)
 {
 	const char *ct = hdr(ctx, "Content-Type");
 	const char form[] = "application/x-www-form-urlencoded";
+	size_t i = 0;
 
+	while (i < len && strchr(" \t\r\n", body[i]) && body[i])
+		i++;
+	if (i < len && body[i] == '{')
+		return 0;
 	return ct && strncasecmp(ct, form, sizeof(form) - 1) == 0;
 }
 
@@ -203,7 +212,7 @@ verify_gitea(const char *secret, header_fn hdr, void *ctx,
 	if (sig == NULL)
 		return err_set("missing X-Gitea-Signature header (or "
 		    "X-Forgejo-Signature)");
-	if (!is_form(hdr, ctx))
+	if (!is_form(hdr, ctx, body, len))
 		return check_hmac(h, sig, secret, body, len);
 	/* Unlike GitHub, Gitea signs the JSON it puts in the form field. */
 	if (form_value(body, len, "payload", &payload) < 0)
@@ -335,7 +344,7 @@ hook_parse(enum forge f, header_fn hdr, void *ctx, const char *body,
 	copy_printable(e.kind, sizeof(e.kind), kind);
 	copy_printable(e.delivery, sizeof(e.delivery),
 	    delivery_header(f, hdr, ctx));
-	if (is_form(hdr, ctx)) {
+	if (is_form(hdr, ctx, body, len)) {
 		if (form_value(body, len, "payload", &form) < 0)
 			goto done;
 		body = form.data;

@@ -220,6 +220,8 @@ test_gitea_verify(void)
 	    "gitea form: the signature of the JSON in the payload verifies");
 	is_int(verify(FORGE_GITEA, SECRET, &fraw, form), -1,
 	    "gitea form: a signature of the raw form body does not");
+	is_int(verify(FORGE_GITEA, SECRET, &f, body), 0,
+	    "gitea: JSON labelled a form is signed as sent");
 }
 
 static void
@@ -281,6 +283,12 @@ test_parse_push(void)
 	    "refs%2Fheads%2Fx%22%2C%22after%22%3A%22" C1 "%22%7D", &ev), 0,
 	    "github form: payload need not be the first field");
 	is_str(ev.ref, "refs/heads/x", "github form: ... its ref");
+	hook_event_free(&ev);
+
+	is_int(parse(FORGE_GITHUB, &form, " {\"ref\":\"refs/heads/main\","
+	    "\"after\":\"" C1 "\"}", &ev), 0, "JSON labelled a form (as "
+	    "curl -d sends it) parses as JSON");
+	is_str(ev.ref, "refs/heads/main", "... its ref");
 	hook_event_free(&ev);
 
 	is_int(parse(FORGE_GITLAB, &gl, "{\"object_kind\":\"push\",\"ref\":"
