@@ -304,8 +304,7 @@ begin(struct httpd *d, struct MHD_Connection *c, const char *url,
 	if (!method_allowed(rt, method)) {
 		struct buf b = BUF_INIT;
 
-		buf_addf(&b, "method %s not allowed: use %s\n", method,
-		    rt->allow);
+		buf_addf(&b, "method not allowed: use %s\n", rt->allow);
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, &b, NULL,
 		    MHD_HTTP_HEADER_ALLOW, rt->allow);
 	}
