@@ -6,6 +6,7 @@
 #define TEND_CMD_H
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "diag.h"
 #include "gitsrc.h"
@@ -13,6 +14,7 @@
 #include "rollout.h"
 #include "show.h"
 #include "ssh.h"
+#include "store.h"
 
 struct cmd_entry {
 	const char *name;
@@ -28,6 +30,9 @@ struct project_opts {
 	const char *manifest;		/* --manifest; default deploy/tend.yaml */
 	int worktree;			/* --worktree (validate only) */
 	int no_color;
+	/* The daemon reads a bare cache instead: gitdir, root at path. */
+	const char *gitdir;
+	const char *path;
 };
 
 /* Options of the commands that reach hosts (plan, apply). */
@@ -40,11 +45,13 @@ struct host_opts {
 	int json;
 	int quiet;
 	int verbose;
+	const char *state_dir;		/* --state-dir; NULL: the default */
 };
 
 enum {
 	OPT_REV = 256, OPT_WORKTREE, OPT_MANIFEST, OPT_NO_COLOR,
-	OPT_KNOWN_HOSTS, OPT_TIMEOUT, OPT_HOST, OPT_JSON, OPT_DETAILED
+	OPT_KNOWN_HOSTS, OPT_TIMEOUT, OPT_HOST, OPT_JSON, OPT_DETAILED,
+	OPT_STATE_DIR
 };
 
 /* getopt_long entries every host command takes; end a list with them. */
@@ -57,6 +64,7 @@ enum {
 	{ "known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "json", no_argument, NULL, OPT_JSON }, \
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR }, \
@@ -73,6 +81,7 @@ enum {
 "  --known-hosts F    known_hosts file (default ~/.ssh/known_hosts)\n" \
 "  --timeout DUR      connect and inactivity timeout (default 10s)\n" \
 "  --json             one JSON document on stdout\n" \
+"  --state-dir DIR    history database (default ~/.local/state/tend)\n" \
 "  -q, --quiet        print less\n" \
 "  -v, --verbose      log, per host, exec channels used and time taken\n" \
 "  --no-color         no colour (also when NO_COLOR is set)\n"
@@ -151,10 +160,43 @@ int host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self,
 void host_cmd_log(const struct host_cmd *hc);
 void host_cmd_free(struct host_cmd *hc);
 
+/*
+ * One rollout of a commit to the runs of an environment, and when it
+ * halts, the rollback its policy asks for: each touched host (or each
+ * failed one) converged back to its own last good commit, loaded with po.
+ * Progress lines go to out (NULL: none).  Returns 1 when the rollout
+ * halted, 2 when ctx->cancel stopped it between batches, else 0.
+ */
+int deploy_run(const struct project_opts *po, const struct env *env,
+    struct host_run *runs, size_t n, struct rollout_ctx *ctx, FILE *out);
+
+/* The state of a host after a run, as history and status name it:
+ * in_sync, applied, drifted, pending, failed, unreachable, locked,
+ * skipped, rolled_back. */
+const char *deploy_host_state(const struct host_run *r, const char *target);
+/* The runs as history rows (strings borrowed from runs; free the array). */
+struct store_host *deploy_hosts(const struct host_run *runs, size_t n,
+    const char *target);
+
+/*
+ * Judge a deploy_run (its return code rc, seconds taken): "success",
+ * "in_sync", "failed" (a host failed applying or checking the commit),
+ * "error" (hosts failed otherwise: unreachable, locked) or "superseded";
+ * *message gets one line for people (caller frees): "Deployed to 3/3
+ * hosts in 4.2s", "web2: health check 'web' failed; rolled back to ...".
+ */
+const char *deploy_judge(const struct host_run *runs, size_t n, int rc,
+    double seconds, const struct env *env, char **message);
+
 /* cmd_apply.c */
 int cmd_apply(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_plan.c */
 int cmd_plan(const struct cmd_entry *self, int argc, char **argv);
+/* cmd_status.c */
+int cmd_status(const struct cmd_entry *self, int argc, char **argv);
+int cmd_history(const struct cmd_entry *self, int argc, char **argv);
+/* cmd_watch.c */
+int cmd_watch(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_validate.c */
 int cmd_validate(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_version.c */

@@ -1,6 +1,8 @@
 /* cmd_apply: `tend apply`, converge the hosts of an environment. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -40,90 +42,53 @@ result_table(const struct host_run *runs, size_t n, const char *commit)
 	}
 }
 
-/* Return one touched host to the last commit that passed there: that
- * commit's manifest, rendered for the host, applied like any other. */
-static void
-rollback_host(struct host_cmd *hc, struct host_run *r)
+static long long
+wall_ms(void)
 {
-	const char *good = r->o.rec ? r->o.rec->last_good : NULL;
-	struct project_opts po = hc->o.p;
-	struct diags diags = DIAGS_INIT;
-	struct project gp;
-	struct host_run *rb = NULL;
-	struct rollout_ctx ctx;
-	const struct host *h;
-	const struct env *e;
-	size_t idx;
-	char *why = NULL;
+	struct timespec ts;
 
-	if (good == NULL) {
-		why = xstrdup("no earlier good commit to roll back to");
-		goto done;
-	}
-	po.rev = good;
-	if (project_load(&gp, &po, &diags) < 0) {
-		why = xasprintf("commit %.7s cannot be loaded: %s", good,
-		    diags.n ? diags.v[0].msg : err_msg());
-		project_free(&gp);
-		goto done;
-	}
-	h = manifest_host(gp.m, r->host->name);
-	e = manifest_env(gp.m, hc->env->name);
-	if (h == NULL || e == NULL) {
-		why = xasprintf("host %s or environment %s is not in commit "
-		    "%.7s", r->host->name, hc->env->name, good);
-		project_free(&gp);
-		goto done;
-	}
-	idx = (size_t)(h - gp.m->hosts);
-	rb = runs_prepare(&gp, e, &idx, 1);
-	ctx = hc->ctx;
-	ctx.commit = gitsrc_commit(gp.src);
-	ctx.files = gitsrc_files(gp.src);
-	ctx.apply = 1;
-	ctx.done = NULL;
-	rollout_host(rb, &ctx);
-	if (rb->state == HOST_APPLIED || rb->state == HOST_IN_SYNC) {
-		r->state = HOST_ROLLED_BACK;
-		r->rolled_back_to = xstrdup(good);
-		if (!hc->o.json)
-			printf("%s: rolled back to %.7s\n", r->host->name, good);
-	} else {
-		why = xasprintf("rollback to %.7s failed: %s", good,
-		    rb->error ? rb->error : "unknown");
-	}
-	host_run_free(rb);
-	free(rb);
-	project_free(&gp);
-done:
-	if (why) {
-		char *e2 = xasprintf("%s; %s", r->error ? r->error : "failed",
-		    why);
-
-		free(r->error);
-		r->error = e2;
-		free(why);
-	}
-	diags_free(&diags);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+/* Into the history database, as the daemon records its reconciles; a
+ * database that cannot be written costs a warning, never the deploy. */
 static void
-rollback(struct host_cmd *hc)
+record(const struct host_cmd *hc, int rc, long long start)
 {
-	enum rollback policy = hc->env->rollout.rollback;
-	size_t i;
+	char *dir = hc->o.state_dir ? xstrdup(hc->o.state_dir) :
+	    store_default_dir();
+	struct store_reconcile r;
+	struct store_commit c;
+	struct store_host *hs;
+	struct store *s;
+	char *message;
 
-	if (policy == ROLLBACK_NONE)
-		return;
-	for (i = 0; i < hc->n; i++) {
-		struct host_run *r = &hc->runs[i];
-
-		if (!r->touched)
-			continue;
-		if (policy == ROLLBACK_FAILED && r->state != HOST_FAILED)
-			continue;
-		rollback_host(hc, r);
-	}
+	memset(&r, 0, sizeof(r));
+	r.env = hc->env->name;
+	r.app = hc->p.m->app;
+	r.commit = hc->ri.commit;
+	r.trigger = "manual";
+	r.woken_by = "tend apply";
+	r.started_ms = start;
+	r.duration_ms = (long)(wall_ms() - start);
+	r.outcome = deploy_judge(hc->runs, hc->n, rc, r.duration_ms / 1000.0,
+	    hc->env, &message);
+	r.message = message;
+	hs = deploy_hosts(hc->runs, hc->n, hc->ri.commit);
+	r.hosts = hs;
+	r.nhosts = hc->n;
+	c.id = hc->ri.commit;
+	c.subject = hc->ri.subject;
+	c.author = gitsrc_author(hc->p.src);
+	c.time = gitsrc_time(hc->p.src);
+	if ((s = store_open(dir)) == NULL || store_put_commit(s, &c) < 0 ||
+	    store_add_reconcile(s, &r) < 0)
+		log_warnx("not recorded in the history: %s", err_msg());
+	store_close(s);
+	free(hs);
+	free(message);
+	free(dir);
 }
 
 int
@@ -132,6 +97,7 @@ cmd_apply(const struct cmd_entry *self, int argc, char **argv)
 	static const struct option longopts[] = { HOST_LONGOPTS };
 	struct host_cmd hc;
 	struct summary sum;
+	long long start;
 	int rc, halted;
 
 	rc = host_cmd_start(&hc, self, argc, argv, longopts, options_help,
@@ -145,14 +111,10 @@ cmd_apply(const struct cmd_entry *self, int argc, char **argv)
 	hc.ctx.apply = 1;
 	if (!hc.o.json && !hc.o.quiet)
 		hc.ctx.done = progress;
-	halted = rollout_run(hc.runs, hc.n, &hc.env->rollout, &hc.ctx);
-	if (halted) {
-		if (!hc.o.json)
-			printf("\nRollout halted: more than %d host%s failed.\n",
-			    hc.env->rollout.max_failed,
-			    hc.env->rollout.max_failed == 1 ? "" : "s");
-		rollback(&hc);
-	}
+	start = wall_ms();
+	halted = deploy_run(&hc.o.p, hc.env, hc.runs, hc.n, &hc.ctx,
+	    hc.o.json ? NULL : stdout);
+	record(&hc, halted, start);
 	show_summarize(&sum, hc.runs, hc.n);
 	if (hc.o.json) {
 		show_json(stdout, &hc.ri, hc.runs, hc.n);

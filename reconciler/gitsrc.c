@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <pthread.h>
 
 #include <git2.h>
 
 #include "gitsrc.h"
+#include "ssh.h"
 #include "log.h"
 
 struct gitsrc {
@@ -22,6 +24,8 @@ struct gitsrc {
 	char commit_id[GIT_OID_HEXSZ + 1];
 	char short_id[8];
 	char *subject;
+	char *author;			/* "Name <email>" */
+	long long time;			/* commit time, Unix seconds */
 	char *where;
 	struct files files;
 	/* libgit2 objects are not for several threads at once; apply reads
@@ -307,6 +311,7 @@ LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
 static void
 set_commit_info(struct gitsrc *src)
 {
+	const git_signature *sig;
 	const char *summary;
 
 	git_oid_tostr(src->commit_id, sizeof(src->commit_id),
@@ -315,6 +320,10 @@ set_commit_info(struct gitsrc *src)
 	src->short_id[7] = '\0';
 	summary = git_commit_summary(src->commit);
 	src->subject = xstrdup(summary ? summary : "");
+	sig = git_commit_author(src->commit);
+	src->author = sig ? xasprintf("%s <%s>", sig->name, sig->email) :
+	    xstrdup("");
+	src->time = (long long)git_commit_time(src->commit);
 }
 
 static int
@@ -373,14 +382,10 @@ find_root(struct gitsrc *src, const char *prefix)
 	return 0;
 }
 
-struct gitsrc *
-gitsrc_open(const char *dir, const char *rev, int worktree)
+static struct gitsrc *
+src_new(void)
 {
 	struct gitsrc *src = xcalloc(1, sizeof(*src));
-	char real[PATH_MAX], workreal[PATH_MAX];
-	const char *workdir, *prefix = "";
-	struct stat st;
-	int rc;
 
 	git_libgit2_init();
 	/* Every path is looked up through its trees, for every host: keep
@@ -393,6 +398,34 @@ gitsrc_open(const char *dir, const char *rev, int worktree)
 	pthread_mutex_init(&src->mu, NULL);
 	memset(src->commit_id, '0', GIT_OID_HEXSZ);
 	memcpy(src->short_id, src->commit_id, 7);
+	return src;
+}
+
+static struct gitsrc *
+src_finish(struct gitsrc *src)
+{
+	if (src->subject == NULL)
+		src->subject = xstrdup("");
+	if (src->author == NULL)
+		src->author = xstrdup("");
+	src->files.ctx = src;
+	src->files.stat = src_stat;
+	src->files.read = src_read;
+	src->files.list = src->worktree ? NULL : src_list;
+	src->files.readlink = src_readlink;
+	src->files.where = src->where;
+	return src;
+}
+
+struct gitsrc *
+gitsrc_open(const char *dir, const char *rev, int worktree)
+{
+	struct gitsrc *src = src_new();
+	char real[PATH_MAX], workreal[PATH_MAX];
+	const char *workdir, *prefix = "";
+	struct stat st;
+	int rc;
+
 	src->worktree = worktree;
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		err_set("%s: no such directory", dir);
@@ -450,16 +483,38 @@ gitsrc_open(const char *dir, const char *rev, int worktree)
 			goto fail;
 		src->where = xasprintf("commit %s", src->short_id);
 	}
-	if (src->subject == NULL)
-		src->subject = xstrdup("");
-	src->files.ctx = src;
-	src->files.stat = src_stat;
-	src->files.read = src_read;
-	src->files.list = src->worktree ? NULL : src_list;
-	src->files.readlink = src_readlink;
-	src->files.where = src->where;
-	return src;
+	return src_finish(src);
 fail:
+	gitsrc_free(src);
+	return NULL;
+}
+
+struct gitsrc *
+gitsrc_open_bare(const char *gitdir, const char *path, const char *rev)
+{
+	struct gitsrc *src = src_new();
+	char *prefix = xstrdup(path ? path : "");
+	size_t n = strlen(prefix);
+
+	while (n > 0 && prefix[n - 1] == '/')
+		prefix[--n] = '\0';
+	if (*prefix && check_repo_path(prefix) != NULL) {
+		err_set("--path %s %s", prefix, check_repo_path(prefix));
+		goto fail;
+	}
+	src->rootdir = xstrdup(gitdir);
+	if (git_repository_open_bare(&src->repo, gitdir) < 0) {
+		err_set("cannot open the repository cache %s: %s", gitdir,
+		    git_msg());
+		goto fail;
+	}
+	if (resolve_rev(src, rev) < 0 || find_root(src, prefix) < 0)
+		goto fail;
+	src->where = xasprintf("commit %s", src->short_id);
+	free(prefix);
+	return src_finish(src);
+fail:
+	free(prefix);
 	gitsrc_free(src);
 	return NULL;
 }
@@ -474,6 +529,7 @@ gitsrc_free(struct gitsrc *src)
 	git_repository_free(src->repo);
 	free(src->rootdir);
 	free(src->subject);
+	free(src->author);
 	free(src->where);
 	pthread_mutex_destroy(&src->mu);
 	free(src);
@@ -502,4 +558,203 @@ const char *
 gitsrc_subject(const struct gitsrc *src)
 {
 	return src->subject;
+}
+
+const char *
+gitsrc_author(const struct gitsrc *src)
+{
+	return src->author;
+}
+
+long long
+gitsrc_time(const struct gitsrc *src)
+{
+	return src->time;
+}
+
+/* ------------------------------------------------------------ fetching */
+
+struct fetch_ctx {
+	const struct ssh_opts *ssh;
+	int port;			/* of an SSH remote */
+	int tries;			/* credential attempts */
+	char *why;			/* our own reason to refuse */
+};
+
+/* The port of an ssh:// URL; scp-style user@host:path is port 22. */
+static int
+url_port(const char *url)
+{
+	const char *p, *end;
+
+	if (strncmp(url, "ssh://", 6) != 0)
+		return 22;
+	p = url + 6;
+	end = p + strcspn(p, "/");
+	if ((p = memchr(p, '@', (size_t)(end - p))) == NULL)
+		p = url + 6;
+	if (*p == '[' && (p = memchr(p, ']', (size_t)(end - p))) == NULL)
+		return 22;
+	if ((p = memchr(p, ':', (size_t)(end - p))) == NULL)
+		return 22;
+	return atoi(p + 1) > 0 ? atoi(p + 1) : 22;
+}
+
+static int
+fetch_cred(git_credential **out, const char *url, const char *user,
+    unsigned int allowed, void *payload)
+{
+	struct fetch_ctx *fc = payload;
+
+	(void)url;
+	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || fc->tries++ > 0) {
+		free(fc->why);
+		fc->why = xstrdup(allowed & GIT_CREDENTIAL_SSH_KEY ?
+		    "the remote refused the SSH key: add its public key as a "
+		    "deploy key (read access) of the repository" :
+		    "the remote asks for a password: tend reads repositories "
+		    "over SSH with a deploy key, or public http(s)");
+		return GIT_EUSER;
+	}
+	if (user == NULL)
+		user = "git";
+	if (fc->ssh->identity)
+		return git_credential_ssh_key_new(out, user, NULL,
+		    fc->ssh->identity, NULL);
+	return git_credential_ssh_key_from_agent(out, user);
+}
+
+static int
+fetch_cert(git_cert *cert, int valid, const char *host, void *payload)
+{
+	struct fetch_ctx *fc = payload;
+	git_cert_hostkey *hk = (git_cert_hostkey *)cert;
+
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+		return valid ? 0 : GIT_ECERTIFICATE;
+	if (!(hk->type & GIT_CERT_SSH_RAW) || hk->raw_type ==
+	    GIT_CERT_SSH_RAW_TYPE_UNKNOWN) {
+		free(fc->why);
+		fc->why = xasprintf("%s sent a host key tend cannot check",
+		    host);
+		return GIT_EUSER;
+	}
+	/* libgit2 numbers raw key types as libssh2 does. */
+	if (ssh_check_known_host(host, fc->port, hk->hostkey, hk->hostkey_len,
+	    (int)hk->raw_type, fc->ssh) < 0) {
+		free(fc->why);
+		fc->why = xstrdup(err_msg());
+		return GIT_EUSER;
+	}
+	return 0;
+}
+
+static git_repository *
+open_cache(const char *gitdir)
+{
+	git_repository *repo = NULL;
+
+	if (git_repository_open_bare(&repo, gitdir) < 0 &&
+	    git_repository_init(&repo, gitdir, 1) < 0) {
+		err_set("cannot create the repository cache %s: %s", gitdir,
+		    git_msg());
+		return NULL;
+	}
+	return repo;
+}
+
+int
+gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh)
+{
+	git_fetch_options fo;
+	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
+	git_buf head = GIT_BUF_INIT;
+	git_remote_create_options ro;
+	char *spec[] = { "+refs/heads/*:refs/heads/*" };
+	git_strarray specs = { spec, 1 };
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	int rc = -1;
+
+	git_libgit2_init();
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	if (strstr(url, "://") == NULL && strchr(url, ':') == NULL &&
+	    access(url, F_OK) < 0) {
+		err_set("cannot fetch %s: %s", url, strerror(errno));
+		goto out;
+	}
+	if ((repo = open_cache(gitdir)) == NULL)
+		goto out;
+	/* An in-memory remote: nothing read from the cache's config (with
+	 * libgit2 1.5 its regex lookups leak on every fetch). */
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+		err_set("cannot fetch %s: %s", url, git_msg());
+		goto out;
+	}
+	fo.callbacks.credentials = fetch_cred;
+	fo.callbacks.certificate_check = fetch_cert;
+	fo.callbacks.payload = &fc;
+	fo.prune = GIT_FETCH_PRUNE;
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.update_fetchhead = 0;
+	if (git_remote_fetch(remote, &specs, &fo, NULL) < 0) {
+		err_set("cannot fetch %s: %s", url, fc.why ? fc.why :
+		    git_msg());
+		goto out;
+	}
+	/* The cache's HEAD follows the remote's default branch. */
+	if (git_remote_default_branch(&head, remote) == 0 &&
+	    git_repository_set_head(repo, head.ptr) < 0)
+		log_warnx("%s: cannot follow the default branch %s: %s",
+		    gitdir, head.ptr, git_msg());
+	git_buf_dispose(&head);
+	rc = 0;
+out:
+	free(fc.why);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int
+gitsrc_branch_head(const char *gitdir, const char *branch, char out[41])
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	char *name = branch ? xasprintf("refs/heads/%s", branch) :
+	    xstrdup("HEAD");
+	int rc = -1;
+
+	git_libgit2_init();
+	if (git_repository_open_bare(&repo, gitdir) < 0) {
+		err_set("cannot open the repository cache %s: %s", gitdir,
+		    git_msg());
+		goto out;
+	}
+	if (git_reference_lookup(&ref, repo, name) < 0) {
+		err_set(branch ? "the remote has no branch '%s'" : "the remote "
+		    "has no default branch%s: name one with -e ENV@BRANCH",
+		    branch ? branch : "");
+		goto out;
+	}
+	if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
+		err_set("branch '%s' does not point at a commit",
+		    branch ? branch : "HEAD");
+		goto out;
+	}
+	git_oid_tostr(out, 41, git_object_id(obj));
+	rc = 0;
+out:
+	git_object_free(obj);
+	git_reference_free(ref);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	free(name);
+	return rc;
 }

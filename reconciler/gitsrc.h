@@ -55,6 +55,10 @@ struct gitsrc;
  * Free with gitsrc_free.
  */
 struct gitsrc *gitsrc_open(const char *dir, const char *rev, int worktree);
+/* The same from a bare repository (the daemon's cache), with the project
+ * root at path inside it ("" or NULL: the top). */
+struct gitsrc *gitsrc_open_bare(const char *gitdir, const char *path,
+    const char *rev);
 void gitsrc_free(struct gitsrc *src);
 
 const struct files *gitsrc_files(struct gitsrc *src);
@@ -63,5 +67,25 @@ const char *gitsrc_commit(const struct gitsrc *src);
 const char *gitsrc_commit_short(const struct gitsrc *src);
 /* First line of the commit message, "" for the work tree. */
 const char *gitsrc_subject(const struct gitsrc *src);
+/* "Name <email>" of the author, and the commit time (Unix seconds). */
+const char *gitsrc_author(const struct gitsrc *src);
+long long gitsrc_time(const struct gitsrc *src);
+
+struct ssh_opts;
+
+/*
+ * Bring the bare repository gitdir (created on first use) up to date
+ * with url: every branch of the remote becomes the same branch here, and
+ * branches gone there are removed.  url is a local path, file://, ssh://
+ * or user@host:path (SSH keys and host keys as for hosts: ssh's identity
+ * or agent, its known_hosts), or http(s)://.  0, or -1 with err_set.
+ */
+int gitsrc_fetch(const char *gitdir, const char *url,
+    const struct ssh_opts *ssh);
+/* The commit branch (NULL: the remote's default branch, as of the last
+ * fetch) points at in gitdir (40 hex digits into out).
+ * 0, or -1 with err_set when there is no such branch. */
+int gitsrc_branch_head(const char *gitdir, const char *branch,
+    char out[41]);
 
 #endif

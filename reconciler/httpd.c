@@ -50,6 +50,8 @@ struct tally {
 struct httpd {
 	struct MHD_Daemon *mhd;
 	struct httpd_handlers h;
+	char *secret;			/* owned copy; SIGHUP replaces it */
+	pthread_mutex_t secret_mu;
 	int port;
 	struct tally *tally;
 };
@@ -215,10 +217,17 @@ deliver(struct httpd *d, struct MHD_Connection *c, struct request *r)
 	char addr[NI_MAXHOST];
 	struct hook_event ev;
 	enum MHD_Result ret;
+	char *secret;
+	int rc;
 
 	remote_addr(c, addr, sizeof(addr));
-	if (hook_verify(r->forge, d->h.secret, header, c, r->body.data,
-	    r->body.len) < 0) {
+	pthread_mutex_lock(&d->secret_mu);
+	secret = d->secret ? xstrdup(d->secret) : NULL;
+	pthread_mutex_unlock(&d->secret_mu);
+	rc = hook_verify(r->forge, secret, header, c, r->body.data,
+	    r->body.len);
+	free(secret);
+	if (rc < 0) {
 		log_warnx("webhook: %s delivery from %s rejected: %s", fname,
 		    addr, err_msg());
 		tally_add(d, r->forge, RES_UNAUTHORIZED);
@@ -461,6 +470,8 @@ httpd_start(const char *listen, const struct httpd_handlers *h)
 		flags |= MHD_USE_IPv6;
 	d = xcalloc(1, sizeof(*d));
 	d->h = *h;
+	d->secret = h->secret ? xstrdup(h->secret) : NULL;
+	pthread_mutex_init(&d->secret_mu, NULL);
 	d->tally = xcalloc(1, sizeof(*d->tally));
 	pthread_mutex_init(&d->tally->lock, NULL);
 	d->tally->starting = 1;
@@ -504,7 +515,21 @@ httpd_stop(struct httpd *d)
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
 	pthread_mutex_destroy(&d->tally->lock);
+	pthread_mutex_destroy(&d->secret_mu);
+	free(d->secret);
 	buf_free(&d->tally->start_log);
 	free(d->tally);
 	free(d);
+}
+
+void
+httpd_set_secret(struct httpd *d, const char *secret)
+{
+	char *old;
+
+	pthread_mutex_lock(&d->secret_mu);
+	old = d->secret;
+	d->secret = secret ? xstrdup(secret) : NULL;
+	pthread_mutex_unlock(&d->secret_mu);
+	free(old);
 }

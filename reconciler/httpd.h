@@ -51,6 +51,9 @@ struct httpd *httpd_start(const char *listen, const struct httpd_handlers *h);
 /* The port the server is bound to. */
 int httpd_port(const struct httpd *d);
 
+/* Replace the webhook secret (copied; NULL refuses every delivery). */
+void httpd_set_secret(struct httpd *d, const char *secret);
+
 /* Stop listening, wait for requests in flight, free d (NULL is fine). */
 void httpd_stop(struct httpd *d);
 

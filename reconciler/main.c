@@ -17,6 +17,16 @@ static const struct cmd_entry commands[] = {
 	{ "validate", "[-C DIR] [--rev REV | --worktree] [--manifest PATH]",
 	    "Check the manifest at a commit: syntax, types, references, "
 	    "variables, files.", cmd_validate },
+	{ "watch", "--repo URL|PATH [--path DIR] [-e ENV[@BRANCH]]... "
+	    "[--interval DUR] [--listen ADDR:PORT] [--once]",
+	    "Keep environments on their branches: deploy, heal, record.",
+	    cmd_watch },
+	{ "status", "[-e ENV] [--json]",
+	    "Show what each environment and host runs, from the history.",
+	    cmd_status },
+	{ "history", "[-e ENV] [--limit N] [--json]",
+	    "Show past reconciles: commit, trigger, outcome, hosts.",
+	    cmd_history },
 	{ "version", "", "Print the version of tend and its libraries.",
 	    cmd_version },
 };

@@ -23,8 +23,9 @@ project_load(struct project *p, const struct project_opts *o,
 	p->manifest_path = o->manifest ? o->manifest : "deploy/tend.yaml";
 	if ((why = check_repo_path(p->manifest_path)) != NULL)
 		return err_set("--manifest %s %s", p->manifest_path, why);
-	if ((p->src = gitsrc_open(o->dir ? o->dir : ".", o->rev,
-	    o->worktree)) == NULL)
+	p->src = o->gitdir ? gitsrc_open_bare(o->gitdir, o->path, o->rev) :
+	    gitsrc_open(o->dir ? o->dir : ".", o->rev, o->worktree);
+	if (p->src == NULL)
 		return -1;
 	f = gitsrc_files(p->src);
 	if (f->stat(f->ctx, p->manifest_path) == FT_MISSING)
@@ -137,6 +138,9 @@ host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
 		return 1;
 	case OPT_JSON:
 		o->json = 1;
+		return 1;
+	case OPT_STATE_DIR:
+		o->state_dir = arg;
 		return 1;
 	case 'q':
 		o->quiet = 1;

@@ -63,8 +63,12 @@ rollout_run(struct host_run *runs, size_t n, const struct rollout *policy,
     struct rollout_ctx *ctx)
 {
 	size_t done = 0, failed = 0, batch, i;
+	int cancelled = 0;
 
 	while (done < n) {
+		if (ctx->cancel && (cancelled = __atomic_load_n(ctx->cancel,
+		    __ATOMIC_SEQ_CST)) != 0)
+			break;
 		/* The canary hosts go first, on their own. */
 		batch = done == 0 && policy->canary > 0 ?
 		    (size_t)policy->canary : (size_t)policy->parallel;
@@ -82,9 +86,14 @@ rollout_run(struct host_run *runs, size_t n, const struct rollout *policy,
 	}
 	for (i = done; i < n; i++) {
 		runs[i].state = HOST_SKIPPED;
-		runs[i].error = xstrdup("not touched: the rollout halted");
+		runs[i].error = xstrdup(cancelled == CANCEL_STOPPING ?
+		    "not touched: tend is stopping" : cancelled ? "not "
+		    "touched: a newer commit took over" : "not touched: the "
+		    "rollout halted");
 		runs[i].running = runs[i].o.rec ? runs[i].o.rec->commit : NULL;
 	}
+	if (cancelled && failed <= (size_t)policy->max_failed)
+		return 2;
 	return done < n || failed > (size_t)policy->max_failed;
 }
 
@@ -170,6 +179,7 @@ rollout_host(struct host_run *r, void *arg)
 
 	if ((c = ssh_connect(&r->target, ctx->ssh)) == NULL) {
 		fail(r, HOST_FAILED);
+		r->unreachable = 1;
 		goto done;
 	}
 	if (probe_run(c, ctx->app, &r->d, &r->o) < 0) {
@@ -184,6 +194,7 @@ rollout_host(struct host_run *r, void *arg)
 		goto done;
 	if (r->plan.conflicts) {
 		r->state = HOST_FAILED;
+		r->commit_fault = 1;
 		r->error = xasprintf("%zu conflict%s on the host; nothing was "
 		    "changed there", r->plan.conflicts,
 		    r->plan.conflicts == 1 ? "" : "s");
@@ -203,6 +214,8 @@ rollout_host(struct host_run *r, void *arg)
 		fail(r, r->ar.locked ? HOST_LOCKED : HOST_FAILED);
 		if (r->ar.locked)
 			r->touched = 0;
+		else
+			r->commit_fault = 1;
 		goto done;
 	}
 	if (r->d.nchecks) {
@@ -213,6 +226,7 @@ rollout_host(struct host_run *r, void *arg)
 		memset(&ar, 0, sizeof(ar));
 		if (health_run(c, &r->d) < 0) {
 			fail(r, HOST_FAILED);
+			r->commit_fault = 1;
 			goto done;
 		}
 		memset(&none, 0, sizeof(none));

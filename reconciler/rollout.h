@@ -33,9 +33,14 @@ struct host_run {
 	unsigned execs;			/* exec channels used */
 	long ms;			/* wall time on this host */
 	int touched;			/* apply ran on the host */
+	int unreachable;		/* it could not be reached */
+	int commit_fault;		/* it failed applying or checking the
+					 * commit (not unreachable, locked) */
 	const char *running;		/* commit the host runs at the end */
 	char *rolled_back_to;		/* commit a rollback returned it to */
 };
+
+enum { CANCEL_NEWER = 1, CANCEL_STOPPING = 2 };
 
 /* What rollout_host does on each host. */
 struct rollout_ctx {
@@ -48,6 +53,9 @@ struct rollout_ctx {
 	/* Called (serialised) when a host is done, for progress output. */
 	void (*done)(const struct host_run *r, void *arg);
 	void *done_arg;
+	/* When set (by another thread) to a CANCEL_* reason, rollout_run
+	 * starts no more hosts. */
+	const volatile int *cancel;
 };
 
 /* Connect, probe, plan, and (ctx->apply) apply one host. */
@@ -56,7 +64,8 @@ void rollout_host(struct host_run *r, void *ctx);
 /*
  * Apply to runs[0..n) as the policy says: the canary hosts alone first,
  * then `parallel` at a time, halting once more than max_failed hosts have
- * failed (hosts not reached are HOST_SKIPPED).  Returns 1 when it halted.
+ * failed (hosts not reached are HOST_SKIPPED).  Returns 1 when it halted,
+ * 2 when *ctx->cancel stopped it before a batch, else 0.
  */
 int rollout_run(struct host_run *runs, size_t n, const struct rollout *policy,
     struct rollout_ctx *ctx);

@@ -273,30 +273,23 @@ verify_pin(struct ssh *c, const char *key, size_t len, int type,
 	return 0;
 }
 
+/* Check key against the known_hosts file: 0, or -1 with err_set saying
+ * what to do.  s only lends libssh2's known_hosts parser a session. */
 static int
-verify_host_key(struct ssh *c, const struct ssh_opts *o)
+check_known(LIBSSH2_SESSION *s, const char *name, const char *address,
+    int port, const char *key, size_t len, int type, const char *fp,
+    const struct ssh_opts *o)
 {
-	const char *key;
-	size_t len;
-	int type, rc, nread;
-	char *fp, *file;
-	LIBSSH2_KNOWNHOSTS *kh;
 	struct libssh2_knownhost *entry = NULL;
+	LIBSSH2_KNOWNHOSTS *kh;
+	int rc, nread;
+	char *file;
 
-	if ((key = libssh2_session_hostkey(c->s, &len, &type)) == NULL)
-		return err_set("%s sent no host key", c->t->address);
-	fp = ssh_fingerprint((const unsigned char *)key, len);
-	if (c->t->host_key) {
-		rc = verify_pin(c, key, len, type, fp);
-		free(fp);
-		return rc;
-	}
 	file = o->known_hosts ? xstrdup(o->known_hosts) : default_known_hosts();
-	kh = load_known_hosts(c->s, file, &nread);
-	rc = kh ? libssh2_knownhost_checkp(kh, c->t->address, c->t->port,
-	    key, len, LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-	    LIBSSH2_KNOWNHOST_KEYENC_RAW | knownhost_bit(type), &entry) :
-	    LIBSSH2_KNOWNHOST_CHECK_FAILURE;
+	kh = load_known_hosts(s, file, &nread);
+	rc = kh ? libssh2_knownhost_checkp(kh, address, port, key, len,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	    knownhost_bit(type), &entry) : LIBSSH2_KNOWNHOST_CHECK_FAILURE;
 	if (kh)
 		libssh2_knownhost_free(kh);
 	switch (rc) {
@@ -308,23 +301,56 @@ verify_host_key(struct ssh *c, const struct ssh_opts *o)
 		    "which is not the key %s has for it. Either the host was "
 		    "reinstalled or something is intercepting the connection; "
 		    "check with whoever runs the host, then replace the old "
-		    "entry (ssh-keygen -R %s -f %s)", c->t->name,
-		    c->t->address, key_type_name(type), fp, file,
-		    c->t->address, file);
+		    "entry (ssh-keygen -R %s -f %s)", name, address,
+		    key_type_name(type), fp, file, address, file);
 		break;
 	default:
 		rc = err_set("unknown host key for %s (%s): %s %s is not in "
 		    "%s%s. Check the fingerprint with whoever runs the host, "
-		    "then add it (ssh-keyscan -t %s -p %d %s >> %s) or pin it "
-		    "as host_key in the manifest; tend never trusts a key on "
-		    "first use", c->t->name, c->t->address,
+		    "then add it (ssh-keyscan -t %s -p %d %s >> %s)%s; tend "
+		    "never trusts a key on first use", name, address,
 		    key_type_name(type), fp, file,
 		    nread < 0 ? " (which cannot be read)" : "",
-		    key_type_name(type), c->t->port, c->t->address, file);
+		    key_type_name(type), port, address, file,
+		    strcmp(name, address) != 0 ? " or pin it as host_key in "
+		    "the manifest" : "");
 		break;
 	}
-	free(fp);
 	free(file);
+	return rc;
+}
+
+static int
+verify_host_key(struct ssh *c, const struct ssh_opts *o)
+{
+	const char *key;
+	size_t len;
+	int type, rc;
+	char *fp;
+
+	if ((key = libssh2_session_hostkey(c->s, &len, &type)) == NULL)
+		return err_set("%s sent no host key", c->t->address);
+	fp = ssh_fingerprint((const unsigned char *)key, len);
+	rc = c->t->host_key ? verify_pin(c, key, len, type, fp) :
+	    check_known(c->s, c->t->name, c->t->address, c->t->port, key, len,
+	    type, fp, o);
+	free(fp);
+	return rc;
+}
+
+int
+ssh_check_known_host(const char *address, int port, const void *key,
+    size_t len, int type, const struct ssh_opts *o)
+{
+	LIBSSH2_SESSION *s = libssh2_session_init();
+	char *fp = ssh_fingerprint(key, len);
+	int rc;
+
+	if (s == NULL)
+		fatalx("out of memory");
+	rc = check_known(s, address, address, port, key, len, type, fp, o);
+	libssh2_session_free(s);
+	free(fp);
 	return rc;
 }
 

@@ -56,6 +56,14 @@ int ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 /* How many exec channels this session opened (for tests and bench). */
 unsigned ssh_exec_count(const struct ssh *c);
 
+/*
+ * Check a host key (type: LIBSSH2_HOSTKEY_TYPE_*) offered by address:port
+ * against the known_hosts file of o, as ssh_connect does; for git remotes
+ * reached over SSH.  0, or -1 with err_set saying what to do.
+ */
+int ssh_check_known_host(const char *address, int port, const void *key,
+    size_t len, int type, const struct ssh_opts *o);
+
 /* "SHA256:..." fingerprint of a key blob, as OpenSSH prints it. */
 char *ssh_fingerprint(const unsigned char *blob, size_t len);
 

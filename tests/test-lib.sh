@@ -41,6 +41,9 @@ TRASH=$(mktemp -d "${TMPDIR:-/tmp}/tend-$TEST_NAME.XXXXXX") || exit 1
 trap 'test_run_cleanups' EXIT
 trap 'exit 130' INT TERM
 cd "$TRASH" || exit 1
+# History goes to the trash directory, never the real ~/.local/state.
+XDG_STATE_HOME=$TRASH/.state
+export XDG_STATE_HOME
 
 test_expect_success() {
 	test_count=$((test_count + 1))
