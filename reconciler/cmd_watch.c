@@ -77,7 +77,10 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 			o.path = optarg;
 			continue;
 		case W_INTERVAL:
-			if (parse_duration(optarg, &o.interval_ms) < 0) {
+			/* 0: pass after pass, for soak tests. */
+			if (strcmp(optarg, "0") == 0)
+				o.interval_ms = 0;
+			else if (parse_duration(optarg, &o.interval_ms) < 0) {
 				free(o.targets);
 				return cmd_usage(self, "invalid --interval '%s': "
 				    "write a duration such as 60s or 5m",

@@ -1,12 +1,14 @@
 /* daemon: the watch loop, its signals, webhooks and metrics. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +19,9 @@
 #include "httpd.h"
 #include "log.h"
 #include "store.h"
+
+/* A fetch that takes longer is killed (and retried next pass). */
+#define FETCH_TIMEOUT_MS (10L * 60 * 1000)
 
 /* Reconcile durations, seconds: the upper bounds of the histogram. */
 static const double buckets[] = { 1, 5, 15, 60, 300 };
@@ -60,7 +65,7 @@ struct daemon {
 	pthread_cond_t cv;
 	int wake;			/* pass now */
 	const char *woken_by;
-	int stop, reload;
+	int stop;
 	unsigned long long fetch_errors, passes;
 	long long last_pass_ms;
 };
@@ -73,6 +78,8 @@ wall_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
+
+static void reload_secret(struct daemon *d);
 
 /* --------------------------------------------------- signals, webhooks */
 
@@ -92,9 +99,8 @@ signal_thread(void *arg)
 			continue;
 		pthread_mutex_lock(&d->mu);
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: re-reading the webhook secret, "
-			    "passing now");
-			d->reload = 1;
+			reload_secret(d);
+			log_info("SIGHUP: webhook secret re-read; passing now");
 			d->wake = 1;
 			d->woken_by = "reload";
 		} else {
@@ -595,6 +601,22 @@ deploy(struct daemon *d, struct pass *ps, int drift)
 	    outcomes[ps->out], ps->message);
 }
 
+/* What the history remembers of the environment, and where it is
+ * followed from now. */
+static void
+env_state(struct daemon *d, struct pass *ps)
+{
+	if (d->db && store_get_env(d->db, ps->we->name, &ps->st) < 0)
+		log_warnx("history: %s", err_msg());
+	if (ps->st.env == NULL)
+		ps->st.env = xstrdup(ps->we->name);
+	free(ps->st.repo);
+	ps->st.repo = xstrdup(d->url);
+	free(ps->st.branch);
+	ps->st.branch = xstrdup(ps->we->branch ? ps->we->branch :
+	    "the default branch");
+}
+
 /* One environment: resolve, load, plan, and apply when due. */
 static void
 reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
@@ -613,8 +635,8 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 	ps.trigger = "check";
 	if (!d->stop)
 		__atomic_store_n(&we->cancel, 0, __ATOMIC_SEQ_CST);
-	if (we->name && d->db && store_get_env(d->db, we->name, &ps.st) < 0)
-		log_warnx("history: %s", err_msg());
+	if (we->name)
+		env_state(d, &ps);
 	if (!fetched) {
 		ps.out = OUT_ERROR;
 		set_message(&ps, "%s", err_msg());
@@ -654,17 +676,8 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 		}
 		goto finish;
 	}
-	if (ps.st.env == NULL) {
-		/* The name came from the manifest just now. */
-		if (d->db && store_get_env(d->db, we->name, &ps.st) < 0)
-			log_warnx("history: %s", err_msg());
-		if (ps.st.env == NULL)
-			ps.st.env = xstrdup(we->name);
-	}
-	free(ps.st.repo);
-	ps.st.repo = xstrdup(d->o->repo);
-	free(ps.st.branch);
-	ps.st.branch = xstrdup(branch ? branch : "(default)");
+	if (ps.st.env == NULL)		/* named by the manifest just now */
+		env_state(d, &ps);
 	plan_hosts(d, &ps, &due, &drift);
 	for (i = 0; i < ps.nhosts; i++)
 		hosts_bad += ps.runs[i].state != HOST_PLANNED;
@@ -753,6 +766,75 @@ wait_for(struct daemon *d, long ms)
 	d->wake = 0;
 	pthread_mutex_unlock(&d->mu);
 	return why;
+}
+
+/*
+ * Fetch in a child process: libgit2 1.5 leaks a little on every SSH
+ * fetch and keeps caches, and has no timeout; a child takes all of that
+ * with it, and is killed when it hangs or tend is asked to stop.
+ */
+static int
+fetch(struct daemon *d)
+{
+	long limit = FETCH_TIMEOUT_MS, waited = 0;
+	struct buf msg = BUF_INIT;
+	char chunk[512];
+	int fds[2], status = 0, done = 0;
+	struct pollfd pfd;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return err_set("cannot fetch: pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return err_set("cannot fetch: fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int rc = gitsrc_fetch(d->gitdir, d->url, &d->o->ssh);
+
+		close(fds[0]);
+		if (rc < 0 && write(fds[1], err_msg(), strlen(err_msg())) < 0)
+			_exit(2);
+		/* _exit: nothing of the parent's is flushed or freed twice. */
+		_exit(rc < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (!done) {
+		int r = poll(&pfd, 1, 200);
+
+		if (r > 0) {
+			if ((n = read(fds[0], chunk, sizeof(chunk))) > 0 &&
+			    msg.len < 4096)
+				buf_add(&msg, chunk, (size_t)n);
+			else if (n <= 0)
+				done = 1;
+			continue;
+		}
+		waited += 200;
+		if (d->stop || waited >= limit) {
+			kill(pid, SIGKILL);
+			buf_reset(&msg);
+			buf_addf(&msg, d->stop ? "fetch stopped: tend is "
+			    "stopping" : "cannot fetch %s: no answer in %lds",
+			    d->url, limit / 1000);
+			done = 1;
+		}
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		buf_free(&msg);
+		return 0;
+	}
+	err_set("%s", msg.len ? msg.data : "cannot fetch: the fetch "
+	    "process died");
+	buf_free(&msg);
+	return -1;
 }
 
 static int
@@ -887,13 +969,7 @@ daemon_run(const struct daemon_opts *o)
 	for (;;) {
 		int errors = 0;
 
-		pthread_mutex_lock(&d.mu);
-		if (d.reload) {
-			d.reload = 0;
-			reload_secret(&d);
-		}
-		pthread_mutex_unlock(&d.mu);
-		fetched = gitsrc_fetch(d.gitdir, d.url, &o->ssh) == 0;
+		fetched = fetch(&d) == 0;
 		if (!fetched) {
 			pthread_mutex_lock(&d.mu);
 			d.fetch_errors++;

@@ -11,25 +11,13 @@ LISTEN=127.0.0.1:$PORT
 SECRET="s3cret value"
 export TEND_WEBHOOK_SECRET="$SECRET"
 STATE=$TRASH/state
+WAIT_LOG=$TRASH/watch.log
 WATCH="$TEND watch --repo $TRASH/origin.git -e production@main --state-dir $STATE $TEND_SSH"
 
 dev() { git -C dev "$@"; }
 push() { test_commit dev "$1" && dev push -q origin main; }
 answer() { curl -s --max-time 5 "http://$1:8080/"; }
 short() { dev rev-parse --short=7 "${1:-HEAD}"; }
-
-# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
-wait_for() {
-	n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	echo "timed out waiting for: $*"
-	return 1
-}
 
 # start_watch ARGS...: tend watch in the background, its log in watch.log.
 start_watch() {
@@ -247,7 +235,7 @@ test_expect_success 'an unreachable remote is logged and retried; the daemon kee
 '
 
 test_expect_success 'SIGTERM during an apply finishes that host, touches no other, exits 0' '
-	sed -i "s|^health:\$|  - command: slow-step\n    run: sleep 3\n    on_change: [/srv/hello]\n\nhealth:|" dev/deploy/tend.yaml &&
+	sed -i "s|^health:\$|  - command: slow-step\n    run: sleep 5\n    on_change: [/srv/hello]\n\nhealth:|" dev/deploy/tend.yaml &&
 	echo 5 >dev/app/VERSION && push "slow" &&
 	start_watch --interval 1h --listen $LISTEN &&
 	wait_for 20 on_host host2 "pgrep -x sleep" &&

@@ -89,6 +89,21 @@ test_commit() {
 	git -C "$1" add -A && git -C "$1" commit -q -m "$2"
 }
 
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds; on a timeout
+# say so and show the tail of $WAIT_LOG (a daemon's log), if set.
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	echo "timed out waiting for: $*"
+	[ -n "${WAIT_LOG:-}" ] && [ -f "$WAIT_LOG" ] && tail -20 "$WAIT_LOG" | sed "s/^/$(basename "$WAIT_LOG"): /"
+	return 1
+}
+
 # test_hosts N: start N real systemd hosts (host1 at 127.0.0.2, ...) for
 # this script, stopped when it exits.  Sets HOSTS (their directory) and
 # TEND_SSH, the options that make tend use their key and known_hosts.
