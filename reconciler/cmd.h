@@ -19,7 +19,8 @@
 struct cmd_entry {
 	const char *name;
 	const char *usage;		/* arguments, after "tend NAME" */
-	const char *summary;		/* one line for `tend --help` */
+	const char *summary;		/* one line for `tend --help`;
+					 * NULL: not listed */
 	int (*exec)(const struct cmd_entry *self, int argc, char **argv);
 };
 
@@ -190,6 +191,8 @@ const char *deploy_judge(const struct host_run *runs, size_t n, int rc,
 
 /* cmd_apply.c */
 int cmd_apply(const struct cmd_entry *self, int argc, char **argv);
+/* cmd_git.c */
+int cmd_git(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_plan.c */
 int cmd_plan(const struct cmd_entry *self, int argc, char **argv);
 /* cmd_status.c */

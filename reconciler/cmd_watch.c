@@ -20,6 +20,12 @@ static const char options_help[] =
 "  --interval DUR     time between passes (default 60s, plus jitter)\n"
 "  --listen ADDR:PORT HTTP listener: webhooks, /healthz, /metrics\n"
 "  --no-self-heal     report drift on hosts, do not correct it\n"
+"  --status P:REPO    commit statuses: github:OWNER/REPO, gitlab:PROJECT,\n"
+"                     gitea:OWNER/REPO, git-notes or none (default: from\n"
+"                     the remote URL for github.com and gitlab.com);\n"
+"                     the token comes from TEND_STATUS_TOKEN\n"
+"  --status-api URL   the forge's API (GitHub Enterprise, GitLab, Gitea)\n"
+"  --public-url URL   link shown with each status (target_url)\n"
 "  --once             one pass, then exit (cron, tests)\n"
 "  --loops N          stop after N passes\n"
 "  --state-dir DIR    history and repository cache\n"
@@ -39,7 +45,7 @@ static const char options_help[] =
 "\nexit status: 0 after a clean stop, 1 when it cannot start.\n";
 
 enum { W_REPO = 300, W_PATH, W_INTERVAL, W_LISTEN, W_NO_HEAL, W_ONCE,
-	W_LOOPS };
+	W_LOOPS, W_STATUS, W_STATUS_API, W_PUBLIC_URL };
 
 int
 cmd_watch(const struct cmd_entry *self, int argc, char **argv)
@@ -52,6 +58,9 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 		{ "no-self-heal", no_argument, NULL, W_NO_HEAL },
 		{ "once", no_argument, NULL, W_ONCE },
 		{ "loops", required_argument, NULL, W_LOOPS },
+		{ "status", required_argument, NULL, W_STATUS },
+		{ "status-api", required_argument, NULL, W_STATUS_API },
+		{ "public-url", required_argument, NULL, W_PUBLIC_URL },
 		HOST_LONGOPTS
 	};
 	struct daemon_opts o;
@@ -89,6 +98,15 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 			continue;
 		case W_LISTEN:
 			o.listen = optarg;
+			continue;
+		case W_STATUS:
+			o.report.status = optarg;
+			continue;
+		case W_STATUS_API:
+			o.report.api = optarg;
+			continue;
+		case W_PUBLIC_URL:
+			o.report.public_url = optarg;
 			continue;
 		case W_NO_HEAL:
 			o.self_heal = 0;

@@ -1,17 +1,16 @@
 /* daemon: the watch loop, its signals, webhooks and metrics. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cmd.h"
 #include "daemon.h"
 #include "health.h"
@@ -58,6 +57,7 @@ struct daemon {
 	char *gitdir;
 	char *url;
 	struct httpd *httpd;
+	struct reporter *rep;
 	struct watch_env *envs;
 	size_t nenvs;
 	char *secret;			/* webhook secret */
@@ -272,6 +272,7 @@ metrics(struct buf *b, void *arg)
 			buf_addf(b, "tend_deployed_commit_info{env=\"%s\","
 			    "commit=\"%s\"} 1\n", d->envs[i].name,
 			    d->envs[i].deployed);
+	report_metrics(d->rep, b);
 	metric_head(b, "tend_passes_total", "counter", "Passes of the loop.");
 	buf_addf(b, "tend_passes_total %llu\n", d->passes);
 	metric_head(b, "tend_last_pass_timestamp_seconds", "gauge",
@@ -523,6 +524,33 @@ plan_hosts(struct daemon *d, struct pass *ps, int *deploy, int *drift)
 	}
 }
 
+/*
+ * Post the commit status of the head, and the same final state to the
+ * commits whose rollout a newer one cut short ("Superseded by ..."), so
+ * no check waits forever.
+ */
+static void
+post_status(struct daemon *d, struct pass *ps, enum status_state st,
+    const char *desc)
+{
+	char *context = xasprintf("tend/%s", ps->we->name);
+	char **shas = NULL, *sdesc;
+	size_t i, n = 0;
+
+	report_status(d->rep, ps->head, context, st, desc);
+	if (st != ST_PENDING && d->db && store_pending_statuses(d->db,
+	    context, ps->head, &shas, &n) == 0) {
+		sdesc = xasprintf("Superseded by %.7s: %s", ps->head, desc);
+		for (i = 0; i < n; i++)
+			report_status(d->rep, shas[i], context, st, sdesc);
+		free(sdesc);
+	}
+	for (i = 0; i < n; i++)
+		free(shas[i]);
+	free(shas);
+	free(context);
+}
+
 /* Apply the target to the hosts and judge the outcome. */
 static void
 deploy(struct daemon *d, struct pass *ps, int drift)
@@ -548,6 +576,13 @@ deploy(struct daemon *d, struct pass *ps, int drift)
 	    drift ? "healing" : "deploying", ps->target,
 	    gitsrc_subject(ps->p.src), ps->nhosts, ps->nhosts == 1 ? "" : "s",
 	    ps->trigger);
+	if (ps->at_head && !drift) {
+		char *desc = xasprintf("Deploying to %zu host%s", ps->nhosts,
+		    ps->nhosts == 1 ? "" : "s");
+
+		post_status(d, ps, ST_PENDING, desc);
+		free(desc);
+	}
 	rc = deploy_run(&po, ps->env, ps->runs, ps->nhosts, &ctx, NULL);
 	pthread_mutex_lock(&d->mu);
 	ps->we->target[0] = '\0';
@@ -599,6 +634,10 @@ deploy(struct daemon *d, struct pass *ps, int drift)
 	}
 	log_info("%s: %.7s %s: %s", ps->we->name, ps->target,
 	    outcomes[ps->out], ps->message);
+	if (ps->at_head && (ps->out == OUT_SUCCESS || ps->out == OUT_FAILED ||
+	    ps->out == OUT_ERROR))
+		post_status(d, ps, ps->out == OUT_SUCCESS ? ST_SUCCESS :
+		    ps->out == OUT_FAILED ? ST_FAILURE : ST_ERROR, ps->message);
 }
 
 /* What the history remembers of the environment, and where it is
@@ -668,6 +707,8 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 		free(why);
 		/* An invalid commit will not become valid: hold it back and
 		 * keep the hosts on the last good one. */
+		if (ps.at_head && ps.we->name)
+			post_status(d, &ps, ST_ERROR, ps.message);
 		if (ps.at_head && ps.we->name) {
 			free(ps.st.failed);
 			ps.st.failed = xstrdup(ps.head);
@@ -708,9 +749,11 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 		ps.out = OUT_ERROR;
 	} else {
 		ps.out = ps.at_head ? OUT_IN_SYNC : OUT_HELD_BACK;
-		if (ps.at_head)
+		if (ps.at_head) {
 			set_message(&ps, "No changes: %zu/%zu hosts in sync",
 			    ps.nhosts, ps.nhosts);
+			post_status(d, &ps, ST_SUCCESS, ps.message);
+		}
 		else
 			set_message(&ps, "%.7s is held back (%s); hosts stay "
 			    "on %.7s until a newer commit", ps.head,
@@ -768,73 +811,15 @@ wait_for(struct daemon *d, long ms)
 	return why;
 }
 
-/*
- * Fetch in a child process: libgit2 1.5 leaks a little on every SSH
- * fetch and keeps caches, and has no timeout; a child takes all of that
- * with it, and is killed when it hangs or tend is asked to stop.
- */
+/* Fetch in a child (child.c says why), killed if it hangs. */
 static int
 fetch(struct daemon *d)
 {
-	long limit = FETCH_TIMEOUT_MS, waited = 0;
-	struct buf msg = BUF_INIT;
-	char chunk[512];
-	int fds[2], status = 0, done = 0;
-	struct pollfd pfd;
-	ssize_t n;
-	pid_t pid;
+	const char *argv[] = { "_git", "fetch", d->gitdir, d->url,
+		d->o->ssh.identity ? d->o->ssh.identity : "-",
+		d->o->ssh.known_hosts ? d->o->ssh.known_hosts : "-", NULL };
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set("cannot fetch: pipe: %s", strerror(errno));
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return err_set("cannot fetch: fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		int rc = gitsrc_fetch(d->gitdir, d->url, &d->o->ssh);
-
-		close(fds[0]);
-		if (rc < 0 && write(fds[1], err_msg(), strlen(err_msg())) < 0)
-			_exit(2);
-		/* _exit: nothing of the parent's is flushed or freed twice. */
-		_exit(rc < 0 ? 1 : 0);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (!done) {
-		int r = poll(&pfd, 1, 200);
-
-		if (r > 0) {
-			if ((n = read(fds[0], chunk, sizeof(chunk))) > 0 &&
-			    msg.len < 4096)
-				buf_add(&msg, chunk, (size_t)n);
-			else if (n <= 0)
-				done = 1;
-			continue;
-		}
-		waited += 200;
-		if (d->stop || waited >= limit) {
-			kill(pid, SIGKILL);
-			buf_reset(&msg);
-			buf_addf(&msg, d->stop ? "fetch stopped: tend is "
-			    "stopping" : "cannot fetch %s: no answer in %lds",
-			    d->url, limit / 1000);
-			done = 1;
-		}
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		buf_free(&msg);
-		return 0;
-	}
-	err_set("%s", msg.len ? msg.data : "cannot fetch: the fetch "
-	    "process died");
-	buf_free(&msg);
-	return -1;
+	return child_run(argv, FETCH_TIMEOUT_MS, &d->stop);
 }
 
 static int
@@ -896,6 +881,17 @@ daemon_start(struct daemon *d, const struct daemon_opts *o)
 		    xstrdup(o->targets[i].branch) : NULL;
 	}
 	d->secret = read_secret();
+	{
+		struct report_opts ro = o->report;
+
+		ro.state_dir = o->state_dir;
+		ro.gitdir = d->gitdir;
+		ro.push_url = d->url;
+		ro.ssh = &o->ssh;
+		if ((d->rep = report_open(&ro, d->url)) == NULL)
+			return -1;
+		log_info("commit statuses: %s", report_describe(d->rep));
+	}
 	if (o->listen) {
 		struct httpd_handlers h;
 
@@ -921,6 +917,9 @@ daemon_free(struct daemon *d)
 	size_t i;
 
 	httpd_stop(d->httpd);
+	if (d->rep && report_flush(d->rep, 10000) < 0)
+		log_warnx("commit statuses still queued after 10s");
+	report_close(d->rep);
 	store_close(d->db);
 	for (i = 0; i < d->nenvs; i++) {
 		free(d->envs[i].name);

@@ -8,6 +8,7 @@
 #ifndef TEND_DAEMON_H
 #define TEND_DAEMON_H
 
+#include "report.h"
 #include "ssh.h"
 
 struct watch_target {
@@ -27,6 +28,7 @@ struct daemon_opts {
 	int self_heal;			/* apply to drifted hosts */
 	const char *state_dir;
 	struct ssh_opts ssh;
+	struct report_opts report;	/* commit statuses */
 };
 
 /*

@@ -574,6 +574,9 @@ gitsrc_time(const struct gitsrc *src)
 
 /* ------------------------------------------------------------ fetching */
 
+/* Where deploy outcomes are kept as notes (--status git-notes). */
+#define NOTES_REF "refs/notes/tend"
+
 struct fetch_ctx {
 	const struct ssh_opts *ssh;
 	int port;			/* of an SSH remote */
@@ -670,8 +673,9 @@ gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh)
 	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
 	git_buf head = GIT_BUF_INIT;
 	git_remote_create_options ro;
-	char *spec[] = { "+refs/heads/*:refs/heads/*" };
-	git_strarray specs = { spec, 1 };
+	char *spec[] = { "+refs/heads/*:refs/heads/*",
+		"+" NOTES_REF ":" NOTES_REF };
+	git_strarray specs = { spec, 2 };
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	int rc = -1;
@@ -756,5 +760,101 @@ out:
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	free(name);
+	return rc;
+}
+
+int
+gitsrc_note(const char *gitdir, const char *sha, const char *context,
+    const char *line)
+{
+	git_repository *repo = NULL;
+	git_signature *sig = NULL;
+	git_note *old = NULL;
+	struct buf text = BUF_INIT;
+	git_oid oid, out;
+	const char *msg, *p, *nl;
+	size_t clen = strlen(context);
+	int rc = -1;
+
+	git_libgit2_init();
+	if (git_oid_fromstr(&oid, sha) < 0) {
+		err_set("'%s' is not a commit id", sha);
+		goto out;
+	}
+	if (git_repository_open_ext(&repo, gitdir, 0, NULL) < 0) {
+		err_set("cannot open %s: %s", gitdir, git_msg());
+		goto out;
+	}
+	/* One line per context: keep the other contexts' lines. */
+	if (git_note_read(&old, repo, NOTES_REF, &oid) == 0 &&
+	    (msg = git_note_message(old)) != NULL) {
+		for (p = msg; *p; p = nl) {
+			nl = strchr(p, '\n');
+			nl = nl ? nl + 1 : p + strlen(p);
+			if (strncmp(p, context, clen) == 0 && p[clen] == ':')
+				continue;
+			buf_add(&text, p, (size_t)(nl - p));
+			if (nl[-1] != '\n')
+				buf_addch(&text, '\n');
+		}
+	}
+	buf_addf(&text, "%s\n", line);
+	if (git_signature_now(&sig, "tend", "tend@localhost") < 0 ||
+	    git_note_create(&out, repo, NOTES_REF, sig, sig, &oid,
+	    buf_str(&text), 1) < 0) {
+		err_set("cannot write the note on %.7s: %s", sha, git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&text);
+	git_note_free(old);
+	git_signature_free(sig);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
+}
+
+int
+gitsrc_push_notes(const char *gitdir, const char *url,
+    const struct ssh_opts *ssh)
+{
+	git_push_options po;
+	git_remote_create_options ro;
+	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
+	char *spec[] = { "+" NOTES_REF ":" NOTES_REF };
+	git_strarray specs = { spec, 1 };
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	int rc = -1;
+
+	git_libgit2_init();
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	if (git_repository_open_ext(&repo, gitdir, 0, NULL) < 0) {
+		err_set("cannot open %s: %s", gitdir, git_msg());
+		goto out;
+	}
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+		err_set("cannot push to %s: %s", url, git_msg());
+		goto out;
+	}
+	po.callbacks.credentials = fetch_cred;
+	po.callbacks.certificate_check = fetch_cert;
+	po.callbacks.payload = &fc;
+	if (git_remote_push(remote, &specs, &po) < 0) {
+		err_set("cannot push %s to %s: %s", NOTES_REF, url, fc.why ?
+		    fc.why : git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	free(fc.why);
+	git_remote_free(remote);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
 	return rc;
 }

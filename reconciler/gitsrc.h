@@ -82,6 +82,17 @@ struct ssh_opts;
  */
 int gitsrc_fetch(const char *gitdir, const char *url,
     const struct ssh_opts *ssh);
+/*
+ * Set this context's line ("tend/production: success: ...") in the note
+ * on commit sha under refs/notes/tend of the repository at gitdir (bare
+ * or not), keeping the other contexts' lines.  0, or -1 with err_set.
+ */
+int gitsrc_note(const char *gitdir, const char *sha, const char *context,
+    const char *line);
+/* Push refs/notes/tend of gitdir to url.  0, or -1 with err_set. */
+int gitsrc_push_notes(const char *gitdir, const char *url,
+    const struct ssh_opts *ssh);
+
 /* The commit branch (NULL: the remote's default branch, as of the last
  * fetch) points at in gitdir (40 hex digits into out).
  * 0, or -1 with err_set when there is no such branch. */

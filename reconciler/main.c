@@ -29,6 +29,7 @@ static const struct cmd_entry commands[] = {
 	    cmd_history },
 	{ "version", "", "Print the version of tend and its libraries.",
 	    cmd_version },
+	{ "_git", "", NULL, cmd_git },
 };
 
 static void
@@ -40,8 +41,9 @@ usage(FILE *out)
 	    "tend keeps hosts running what their git repository says.\n\n"
 	    "commands:\n");
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		if (commands[i].summary)
+			fprintf(out, "  %-10s %s\n", commands[i].name,
+			    commands[i].summary);
 	fprintf(out, "\n'tend COMMAND --help' shows a command's options.\n");
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -47,6 +48,13 @@ static const char *const migrations[] = {
 	"  env TEXT PRIMARY KEY, repo TEXT, branch TEXT, head TEXT,"
 	"  good TEXT, failed TEXT, failed_why TEXT, checked_ms INTEGER,"
 	"  outcome TEXT, message TEXT);",
+	/* 2: commit statuses posted, and the last error posting them. */
+	"CREATE TABLE statuses ("
+	"  sha TEXT NOT NULL, context TEXT NOT NULL, state TEXT NOT NULL,"
+	"  description TEXT, posted_ms INTEGER,"
+	"  PRIMARY KEY (sha, context));"
+	"CREATE TABLE reporter ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), error TEXT, at_ms INTEGER);",
 };
 
 static int
@@ -395,6 +403,79 @@ store_env_free(struct store_env *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int
+store_status_get(struct store *s, const char *sha, const char *context,
+    char **state)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT state FROM statuses WHERE "
+	    "sha = ? AND context = ?");
+	int rc;
+
+	*state = NULL;
+	if (st == NULL || bind(st, "ss", sha, context) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*state = col_str(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_err(s, "cannot read");
+}
+
+int
+store_status_put(struct store *s, const char *sha, const char *context,
+    const char *state, const char *description)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO statuses (sha, "
+	    "context, state, description, posted_ms) VALUES (?, ?, ?, ?, ?)");
+
+	if (st == NULL || bind(st, "ssssl", sha, context, state, description,
+	    now_ms()) < 0)
+		return -1;
+	return run(s, st);
+}
+
+int
+store_pending_statuses(struct store *s, const char *context,
+    const char *except, char ***shas, size_t *n)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT sha FROM statuses WHERE "
+	    "context = ? AND state = 'pending' AND sha != ?");
+	int rc;
+
+	*shas = NULL;
+	*n = 0;
+	if (st == NULL || bind(st, "ss", context, except) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*shas = xrealloc(*shas, (*n + 1) * sizeof(**shas));
+		(*shas)[(*n)++] = col_str(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_err(s, "cannot read");
+}
+
+int
+store_report_error(struct store *s, const char *error)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO reporter (id, "
+	    "error, at_ms) VALUES (1, ?, ?)");
+
+	if (st == NULL || bind(st, "sl", error, now_ms()) < 0)
+		return -1;
+	return run(s, st);
+}
+
 /* ------------------------------------------------------------- queries */
 
 /* Column i as JSON: text, integer, or null. */
@@ -496,6 +577,11 @@ store_status(struct store *s, const char *env)
 	}
 	doc = json_object();
 	json_object_set_new(doc, "environments", envs);
+	last = query(s, "SELECT error, at_ms FROM reporter WHERE error IS "
+	    "NOT NULL", NULL, 0);
+	json_object_set_new(doc, "status_error", last && json_array_size(last) ?
+	    json_incref(json_array_get(last, 0)) : json_null());
+	json_decref(last);
 	return doc;
 }
 

@@ -84,6 +84,19 @@ int store_get_env(struct store *s, const char *env, struct store_env *out);
 int store_put_env(struct store *s, const struct store_env *e);
 void store_env_free(struct store_env *e);
 
+/* The state last posted for a commit and context: 1 and *state (caller
+ * frees), 0 when none, -1 on error. */
+int store_status_get(struct store *s, const char *sha, const char *context,
+    char **state);
+int store_status_put(struct store *s, const char *sha, const char *context,
+    const char *state, const char *description);
+/* Commits whose last status under context is pending, but for except
+ * (each and the array caller frees). */
+int store_pending_statuses(struct store *s, const char *context,
+    const char *except, char ***shas, size_t *n);
+/* The last error posting a status (NULL: it worked again). */
+int store_report_error(struct store *s, const char *error);
+
 /*
  * The documents `tend status --json` and `tend history --json` print
  * (env NULL: every environment).  New references; NULL with err_set.

@@ -240,7 +240,7 @@ test_expect_success 'SIGTERM during an apply finishes that host, touches no othe
 	start_watch --interval 1h --listen $LISTEN &&
 	wait_for 20 on_host host2 "pgrep -x sleep" &&
 	kill -TERM $WATCH_PID &&
-	wait $WATCH_PID &&
+	{ wait $WATCH_PID || { echo "tend watch exited $?"; cat watch.log; false; }; } &&
 	test_grep "SIGTERM: finishing the hosts in flight" watch.log &&
 	test_grep "production: host3: skipped: not touched: tend is stopping" watch.log &&
 	test_grep "production: $(short) interrupted: Stopped after 1/2 hosts" watch.log &&
