@@ -120,6 +120,30 @@ test_expect_success 'starting hosts of another DIR is refused clearly' '
 	th_ssh "$D/known_hosts" 127.0.0.2 true
 '
 
+test_expect_success 'hosts of another DIR start beside them on another --net' '
+	O=$TRASH/othernet &&
+	test_atexit "\"$TESTHOSTS\" stop --dir \"$O\"" &&
+	"$TESTHOSTS" start 1 --dir "$O" --net 127.0.99 &&
+	echo "host1 127.0.99.2" >expect &&
+	test_cmp expect "$O/hosts" &&
+	echo 127.0.99 >expect &&
+	test_cmp expect "$O/net" &&
+	echo host1 >expect &&
+	ssh -n -F "$O/ssh_config" host1 hostname >actual &&
+	test_cmp expect actual &&
+	"$TESTHOSTS" status --dir "$O" >out &&
+	test_grep "^host1 *127\.0\.99\.2 .* up  *running$" out &&
+	"$TESTHOSTS" stop --dir "$O" &&
+	test ! -e "$O" &&
+	th_ssh "$D/known_hosts" 127.0.0.2 true
+'
+
+test_expect_success 'an --net outside 127.0.0.0/8 is refused' '
+	! "$TESTHOSTS" start 1 --dir "$TRASH/badnet" --net 10.0.0 2>err &&
+	test_grep "unusable --net" err &&
+	test ! -e "$TRASH/badnet"
+'
+
 test_expect_success 'stop ends the hosts and removes DIR' '
 	pids=$(cut -d" " -f2 "$D/pids") &&
 	names=$(for p in $pids; do
