@@ -1,4 +1,4 @@
-# tend: build, test, demo.  `make` builds ./tend; `make test` runs every
+# tend: build, test, demo, bench.  `make` builds ./tend; `make test` runs every
 # test (unit tests under ASan/UBSan, shell tests on real hosts).
 
 PREFIX ?= /usr/local
@@ -26,7 +26,7 @@ ASAN_LIB_OBJS = $(LIB_SRCS:reconciler/%.c=build/asan/%.o)
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit-test install clean demo
+.PHONY: all deps test unit-test install clean demo bench
 
 all: tend
 
@@ -73,6 +73,11 @@ unit-test: $(UNIT_BINS)
 
 demo: tend
 	scripts/demo
+
+# tend against Ansible on real hosts; see "Benchmark" in README.md.
+# BENCH_QUICK=1 for a smoke run, BENCH_ONLY, BENCH_RUNS: see scripts/bench.
+bench: tend
+	scripts/bench
 
 install: tend
 	install -d $(DESTDIR)$(PREFIX)/bin
