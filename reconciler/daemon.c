@@ -862,17 +862,34 @@ cache_dir(const char *state, const char *url)
 	return xasprintf("%s/repos/%.16s.git", state, h);
 }
 
+/* The repository and the commit status reporter: what the options say,
+ * checked before anything starts. */
 static int
-daemon_start(struct daemon *d, const struct daemon_opts *o)
+daemon_prepare(struct daemon *d, const struct daemon_opts *o)
 {
+	struct report_opts ro = o->report;
 	char real[4096];
-	size_t i;
 
 	d->o = o;
 	/* A local path is made absolute: the cache remembers it. */
 	d->url = strstr(o->repo, "://") == NULL && strchr(o->repo, ':') ==
 	    NULL && realpath(o->repo, real) ? xstrdup(real) : xstrdup(o->repo);
 	d->gitdir = cache_dir(o->state_dir, d->url);
+	ro.state_dir = o->state_dir;
+	ro.gitdir = d->gitdir;
+	ro.push_url = d->url;
+	ro.ssh = &o->ssh;
+	if ((d->rep = report_open(&ro, d->url)) == NULL)
+		return -1;
+	log_info("commit statuses: %s", report_describe(d->rep));
+	return 0;
+}
+
+static int
+daemon_start(struct daemon *d, const struct daemon_opts *o)
+{
+	size_t i;
+
 	d->nenvs = o->ntargets ? o->ntargets : 1;
 	d->envs = xcalloc(d->nenvs, sizeof(*d->envs));
 	for (i = 0; i < o->ntargets; i++) {
@@ -881,17 +898,7 @@ daemon_start(struct daemon *d, const struct daemon_opts *o)
 		    xstrdup(o->targets[i].branch) : NULL;
 	}
 	d->secret = read_secret();
-	{
-		struct report_opts ro = o->report;
 
-		ro.state_dir = o->state_dir;
-		ro.gitdir = d->gitdir;
-		ro.push_url = d->url;
-		ro.ssh = &o->ssh;
-		if ((d->rep = report_open(&ro, d->url)) == NULL)
-			return -1;
-		log_info("commit statuses: %s", report_describe(d->rep));
-	}
 	if (o->listen) {
 		struct httpd_handlers h;
 
@@ -956,7 +963,8 @@ daemon_run(const struct daemon_opts *o)
 	ssh_global_init();
 	health_global_init();
 	if ((d.db = store_open(o->state_dir)) == NULL ||
-	    lock_state(o->state_dir, &lockfd) < 0 || daemon_start(&d, o) < 0) {
+	    daemon_prepare(&d, o) < 0 || lock_state(o->state_dir, &lockfd) < 0 ||
+	    daemon_start(&d, o) < 0) {
 		fprintf(stderr, "tend watch: error: %s\n", err_msg());
 		goto out;
 	}

@@ -858,3 +858,27 @@ out:
 	git_libgit2_shutdown();
 	return rc;
 }
+
+char *
+gitsrc_remote_url(const struct gitsrc *src, const char *name)
+{
+	git_config *cfg = NULL;
+	git_buf buf = GIT_BUF_INIT;
+	char *key = xasprintf("remote.%s.url", name), *url = NULL;
+
+	/* The config key itself: git_remote_lookup's pattern lookups leak
+	 * in libgit2 1.5. */
+	if (src->repo && git_repository_config_snapshot(&cfg, src->repo) == 0 &&
+	    git_config_get_string_buf(&buf, cfg, key) == 0)
+		url = xstrdup(buf.ptr);
+	git_buf_dispose(&buf);
+	git_config_free(cfg);
+	free(key);
+	return url;
+}
+
+const char *
+gitsrc_gitdir(const struct gitsrc *src)
+{
+	return src->repo ? git_repository_path(src->repo) : NULL;
+}

@@ -71,6 +71,11 @@ const char *gitsrc_subject(const struct gitsrc *src);
 const char *gitsrc_author(const struct gitsrc *src);
 long long gitsrc_time(const struct gitsrc *src);
 
+/* The URL of remote name ("origin"), or NULL (caller frees). */
+char *gitsrc_remote_url(const struct gitsrc *src, const char *name);
+/* The repository's git directory, or NULL for a work tree outside git. */
+const char *gitsrc_gitdir(const struct gitsrc *src);
+
 struct ssh_opts;
 
 /*

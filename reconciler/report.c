@@ -578,6 +578,29 @@ cut(const char *s, size_t max)
 	return xasprintf("%.*s...", (int)i, s);
 }
 
+/* A description that fits: when too long, the last "; ..." clause (what
+ * became of the hosts: "; rolled back to 1a2b3c4") is kept whole and the
+ * detail before it is cut. */
+static char *
+shorten(const char *s)
+{
+	const char *tail = strstr(s, "; ");
+	char *pre, *head, *out;
+	size_t tl;
+
+	while (tail && strstr(tail + 2, "; "))
+		tail = strstr(tail + 2, "; ");
+	if (utf8_count(s, strlen(s)) <= STATUS_MAX_DESC || tail == NULL ||
+	    (tl = utf8_count(tail, strlen(tail))) > STATUS_MAX_DESC / 2)
+		return cut(s, STATUS_MAX_DESC);
+	pre = xstrndup(s, (size_t)(tail - s));
+	head = cut(pre, STATUS_MAX_DESC - tl);
+	out = xasprintf("%s%s", head, tail);
+	free(pre);
+	free(head);
+	return out;
+}
+
 void
 report_status(struct reporter *r, const char *sha, const char *context,
     enum status_state state, const char *description)
@@ -600,7 +623,7 @@ report_status(struct reporter *r, const char *sha, const char *context,
 	memcpy(ps->sha, sha, 40);
 	ps->context = xstrdup(context);
 	ps->state = state;
-	ps->desc = cut(description, STATUS_MAX_DESC);
+	ps->desc = shorten(description);
 	pthread_mutex_lock(&r->mu);
 	/* A queued status for the same commit and context is replaced. */
 	for (pp = &r->queue; *pp; pp = &(*pp)->next) {
