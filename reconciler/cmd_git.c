@@ -3,7 +3,7 @@
  * (child.c) to fetch into its repository cache and to write and push git
  * notes, so libgit2 never runs inside the long-lived process.
  *
- *	tend _git fetch GITDIR URL IDENTITY KNOWN_HOSTS
+ *	tend _git fetch GITDIR URL IDENTITY KNOWN_HOSTS pulls|-
  *	tend _git note GITDIR SHA CONTEXT LINE PUSH_URL IDENTITY KNOWN_HOSTS
  *
  * "-" stands for an absent IDENTITY (ssh-agent), KNOWN_HOSTS (the
@@ -32,10 +32,11 @@ cmd_git(const struct cmd_entry *self, int argc, char **argv)
 
 	(void)self;
 	memset(&ssh, 0, sizeof(ssh));
-	if (argc == 6 && strcmp(argv[1], "fetch") == 0) {
+	if (argc == 7 && strcmp(argv[1], "fetch") == 0) {
 		ssh.identity = opt(argv[4]);
 		ssh.known_hosts = opt(argv[5]);
-		rc = gitsrc_fetch(argv[2], argv[3], &ssh);
+		rc = gitsrc_fetch(argv[2], argv[3], &ssh,
+		    strcmp(argv[6], "pulls") == 0);
 	} else if (argc == 9 && strcmp(argv[1], "note") == 0) {
 		ssh.identity = opt(argv[7]);
 		ssh.known_hosts = opt(argv[8]);

@@ -229,8 +229,17 @@ cmd_status(const struct cmd_entry *self, int argc, char **argv)
 		    o.env ? " for " : "", o.env ? o.env : "", dir);
 		rc = 1;
 	} else {
+		json_t *se = json_object_get(doc, "status_error");
+
 		json_array_foreach(envs, i, e)
 			print_env(e);
+		if (json_is_object(se)) {
+			char when[32];
+
+			age(when, sizeof(when), num(se, "at_ms") / 1000);
+			printf("commit statuses: posting fails (%s): %s; tend "
+			    "retries with backoff\n", when, str(se, "error"));
+		}
 	}
 	json_decref(doc);
 	free(dir);

@@ -26,6 +26,8 @@ static const char options_help[] =
 "                     the token comes from TEND_STATUS_TOKEN\n"
 "  --status-api URL   the forge's API (GitHub Enterprise, GitLab, Gitea)\n"
 "  --public-url URL   link shown with each status (target_url)\n"
+"  --plan-prs         plan each pull request head against the hosts (never\n"
+"                     apply it) and post the plan as tend/ENV/plan\n"
 "  --once             one pass, then exit (cron, tests)\n"
 "  --loops N          stop after N passes\n"
 "  --state-dir DIR    history and repository cache\n"
@@ -45,7 +47,7 @@ static const char options_help[] =
 "\nexit status: 0 after a clean stop, 1 when it cannot start.\n";
 
 enum { W_REPO = 300, W_PATH, W_INTERVAL, W_LISTEN, W_NO_HEAL, W_ONCE,
-	W_LOOPS, W_STATUS, W_STATUS_API, W_PUBLIC_URL };
+	W_LOOPS, W_STATUS, W_STATUS_API, W_PUBLIC_URL, W_PLAN_PRS };
 
 int
 cmd_watch(const struct cmd_entry *self, int argc, char **argv)
@@ -61,6 +63,7 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 		{ "status", required_argument, NULL, W_STATUS },
 		{ "status-api", required_argument, NULL, W_STATUS_API },
 		{ "public-url", required_argument, NULL, W_PUBLIC_URL },
+		{ "plan-prs", no_argument, NULL, W_PLAN_PRS },
 		HOST_LONGOPTS
 	};
 	struct daemon_opts o;
@@ -107,6 +110,9 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 			continue;
 		case W_PUBLIC_URL:
 			o.report.public_url = optarg;
+			continue;
+		case W_PLAN_PRS:
+			o.plan_prs = 1;
 			continue;
 		case W_NO_HEAL:
 			o.self_heal = 0;

@@ -58,6 +58,8 @@ struct daemon {
 	char *url;
 	struct httpd *httpd;
 	struct reporter *rep;
+	char *planned[256];		/* "SHA CONTEXT" of pull request plans */
+	size_t nplanned;
 	struct watch_env *envs;
 	size_t nenvs;
 	char *secret;			/* webhook secret */
@@ -765,6 +767,127 @@ finish:
 	pass_free(&ps);
 }
 
+/* ------------------------------------------------ plans on pull requests */
+
+/* Plans made per pass at most, so a repository with hundreds of open
+ * pull requests does not hold the loop up; the rest wait a pass. */
+#define MAX_PULL_PLANS 10
+
+/* "Plan: 1 to add, 2 to change, 1 restart on 2 of 3 hosts". */
+static char *
+plan_summary(const struct pass *ps, int *failed)
+{
+	struct summary sum;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	show_summarize(&sum, ps->runs, ps->nhosts);
+	*failed = (int)sum.hosts_failed;
+	if (sum.add + sum.change + sum.remove + sum.restarts == 0) {
+		buf_addf(&b, "No changes: %zu/%zu host%s in sync",
+		    sum.hosts - sum.hosts_failed, sum.hosts,
+		    sum.hosts == 1 ? "" : "s");
+	} else {
+		buf_adds(&b, "Plan: ");
+		if (sum.add)
+			buf_addf(&b, "%zu to add, ", sum.add);
+		if (sum.change)
+			buf_addf(&b, "%zu to change, ", sum.change);
+		if (sum.remove)
+			buf_addf(&b, "%zu to remove, ", sum.remove);
+		if (sum.restarts)
+			buf_addf(&b, "%zu restart%s, ", sum.restarts,
+			    sum.restarts == 1 ? "" : "s");
+		b.len -= 2;
+		b.data[b.len] = '\0';
+		buf_addf(&b, " on %zu of %zu host%s", sum.hosts_changed,
+		    sum.hosts, sum.hosts == 1 ? "" : "s");
+	}
+	for (i = 0; i < ps->nhosts; i++)
+		if (ps->runs[i].state == HOST_FAILED)
+			buf_addf(&b, "; %s %s", ps->runs[i].host->name,
+			    ps->runs[i].unreachable ? "unreachable" :
+			    "not planned");
+	return buf_detach(&b, NULL);
+}
+
+/* Plan one pull request head against the live hosts; never apply. */
+static void
+plan_pull(struct daemon *d, struct watch_env *we, const struct pull_head *h,
+    const char *context)
+{
+	struct pass ps;
+	enum status_state st;
+	int due, drift, failed;
+	char *msg;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.we = we;
+	ps.start_ms = wall_ms();
+	snprintf(ps.target, sizeof(ps.target), "%s", h->sha);
+	snprintf(ps.head, sizeof(ps.head), "%s", h->sha);
+	if (load_target(d, &ps) < 0) {
+		msg = load_error(&ps.diags);
+		st = ST_FAILURE;
+	} else {
+		plan_hosts(d, &ps, &due, &drift);
+		msg = plan_summary(&ps, &failed);
+		st = failed ? ST_ERROR : ST_SUCCESS;
+	}
+	log_info("%s: plan of %s (%.7s): %s", we->name, h->ref, h->sha, msg);
+	report_status(d->rep, h->sha, context, st, msg);
+	free(msg);
+	pass_free(&ps);
+}
+
+static void
+plan_pulls(struct daemon *d)
+{
+	struct pull_head *heads;
+	size_t n, i, j, made = 0;
+
+	if (gitsrc_pull_heads(d->gitdir, &heads, &n) < 0) {
+		log_warnx("pull requests: %s", err_msg());
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < d->nenvs && !d->stop; j++) {
+			struct watch_env *we = &d->envs[j];
+			char *context, *key, *last = NULL;
+			size_t k;
+
+			if (we->name == NULL)
+				continue;
+			context = xasprintf("tend/%s/plan", we->name);
+			key = xasprintf("%s %s", heads[i].sha, context);
+			for (k = 0; k < d->nplanned; k++)
+				if (strcmp(d->planned[k], key) == 0)
+					break;
+			/* Planned this run, or posted before a restart. */
+			if (k < d->nplanned || (d->db && store_status_get(d->db,
+			    heads[i].sha, context, &last) == 1) ||
+			    made >= MAX_PULL_PLANS) {
+				free(last);
+				free(context);
+				free(key);
+				continue;
+			}
+			made++;
+			plan_pull(d, we, &heads[i], context);
+			if (d->nplanned == ARRAY_SIZE(d->planned)) {
+				free(d->planned[0]);
+				memmove(d->planned, d->planned + 1,
+				    (d->nplanned - 1) * sizeof(*d->planned));
+				d->nplanned--;
+			}
+			d->planned[d->nplanned++] = key;
+			free(context);
+		}
+		free(heads[i].ref);
+	}
+	free(heads);
+}
+
 /* ---------------------------------------------------------- the loop */
 
 static long
@@ -817,7 +940,8 @@ fetch(struct daemon *d)
 {
 	const char *argv[] = { "_git", "fetch", d->gitdir, d->url,
 		d->o->ssh.identity ? d->o->ssh.identity : "-",
-		d->o->ssh.known_hosts ? d->o->ssh.known_hosts : "-", NULL };
+		d->o->ssh.known_hosts ? d->o->ssh.known_hosts : "-",
+		d->o->plan_prs ? "pulls" : "-", NULL };
 
 	return child_run(argv, FETCH_TIMEOUT_MS, &d->stop);
 }
@@ -933,6 +1057,8 @@ daemon_free(struct daemon *d)
 		free(d->envs[i].branch);
 	}
 	free(d->envs);
+	for (i = 0; i < d->nplanned; i++)
+		free(d->planned[i]);
 	free(d->gitdir);
 	free(d->url);
 	free(d->secret);
@@ -992,6 +1118,8 @@ daemon_run(const struct daemon_opts *o)
 			errors += d.envs[i].by_outcome[OUT_ERROR] +
 			    d.envs[i].by_outcome[OUT_FAILED] != before;
 		}
+		if (o->plan_prs && fetched && !d.stop)
+			plan_pulls(&d);
 		pthread_mutex_lock(&d.mu);
 		d.passes++;
 		d.last_pass_ms = wall_ms();

@@ -26,6 +26,7 @@ struct daemon_opts {
 	const char *listen;		/* ADDR:PORT, or NULL */
 	long loops;			/* stop after this many; 0: never */
 	int self_heal;			/* apply to drifted hosts */
+	int plan_prs;			/* plan pull request heads */
 	const char *state_dir;
 	struct ssh_opts ssh;
 	struct report_opts report;	/* commit statuses */

@@ -667,15 +667,18 @@ open_cache(const char *gitdir)
 }
 
 int
-gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh)
+gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh,
+    int pulls)
 {
 	git_fetch_options fo;
 	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
 	git_buf head = GIT_BUF_INIT;
 	git_remote_create_options ro;
 	char *spec[] = { "+refs/heads/*:refs/heads/*",
-		"+" NOTES_REF ":" NOTES_REF };
-	git_strarray specs = { spec, 2 };
+		"+" NOTES_REF ":" NOTES_REF,
+		"+refs/pull/*/head:refs/pull/*/head",
+		"+refs/merge-requests/*/head:refs/merge-requests/*/head" };
+	git_strarray specs = { spec, pulls ? 4 : 2 };
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	int rc = -1;
@@ -881,4 +884,47 @@ const char *
 gitsrc_gitdir(const struct gitsrc *src)
 {
 	return src->repo ? git_repository_path(src->repo) : NULL;
+}
+
+int
+gitsrc_pull_heads(const char *gitdir, struct pull_head **out, size_t *n)
+{
+	static const char *const globs[] = { "refs/pull/*/head",
+		"refs/merge-requests/*/head" };
+	git_repository *repo = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	size_t g, cap = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	git_libgit2_init();
+	if (git_repository_open_bare(&repo, gitdir) < 0) {
+		err_set("cannot open the repository cache %s: %s", gitdir,
+		    git_msg());
+		goto done;
+	}
+	for (g = 0; g < ARRAY_SIZE(globs); g++) {
+		if (git_reference_iterator_glob_new(&it, repo, globs[g]) < 0)
+			continue;
+		while (git_reference_next(&ref, it) == 0) {
+			const git_oid *oid = git_reference_target(ref);
+
+			if (oid) {
+				GROW(*out, *n + 1, cap);
+				(*out)[*n].ref = xstrdup(git_reference_name(ref));
+				git_oid_tostr((*out)[*n].sha, 41, oid);
+				(*n)++;
+			}
+			git_reference_free(ref);
+		}
+		git_reference_iterator_free(it);
+		it = NULL;
+	}
+	rc = 0;
+done:
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
 }

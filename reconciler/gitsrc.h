@@ -83,10 +83,21 @@ struct ssh_opts;
  * with url: every branch of the remote becomes the same branch here, and
  * branches gone there are removed.  url is a local path, file://, ssh://
  * or user@host:path (SSH keys and host keys as for hosts: ssh's identity
- * or agent, its known_hosts), or http(s)://.  0, or -1 with err_set.
+ * or agent, its known_hosts), or http(s)://.  With pulls, also the heads
+ * of pull and merge requests.  0, or -1 with err_set.
  */
 int gitsrc_fetch(const char *gitdir, const char *url,
-    const struct ssh_opts *ssh);
+    const struct ssh_opts *ssh, int pulls);
+
+/* A pull or merge request head in the cache (with pulls fetched). */
+struct pull_head {
+	char *ref;			/* "refs/pull/12/head" */
+	char sha[41];
+};
+/* Every pull request head in gitdir: refs/pull/N/head (GitHub, Gitea)
+ * and refs/merge-requests/N/head (GitLab).  Free each ref and *out. */
+int gitsrc_pull_heads(const char *gitdir, struct pull_head **out,
+    size_t *n);
 /*
  * Set this context's line ("tend/production: success: ...") in the note
  * on commit sha under refs/notes/tend of the repository at gitdir (bare

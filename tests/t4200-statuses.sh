@@ -121,6 +121,12 @@ test_expect_success 'an API that fails (503, rate limit) is retried; the deploy 
 	test_grep "status tend/production pending on $(short) not posted (try 1 of 12): .*HTTP 503" watch.log &&
 	received >got &&
 	test_grep "^success $(short) tend/production " got &&
+	control "{\"fail\": 50, \"status\": 502}" &&
+	sed -i "s/^vars: {ok: \"yes\"}/vars: {ok: \"yes\", x: 1}/" dev/deploy/tend.yaml && push "while the API is down" &&
+	watch --status github:team/shop --status-api "$(api "")" &&
+	"$TEND" status --state-dir "$STATE" >st &&
+	test_grep "^commit statuses: posting fails (.*): .*HTTP 502.*; tend retries with backoff" st &&
+	control "{\"reset\": true}" &&
 	echo 1 >dev/marker && push "marker" &&
 	control "{\"ratelimit\": 1, \"style\": \"github\", \"seconds\": 2}" &&
 	watch --status github:team/shop --status-api "$(api "")" &&
@@ -190,6 +196,28 @@ test_expect_success 'tend apply --status reports the same way (a CI job after me
 	test_grep "^pending $(short) tend/production Deploying to 2 hosts$" got &&
 	test_grep "^success $(short) tend/production Deployed to 2/2 hosts" got &&
 	! grep -q "$TOKEN" out err
+'
+
+test_expect_success '--plan-prs plans pull request heads, posts tend/ENV/plan, applies nothing' '
+	control "{\"forget\": true}" &&
+	dev push -q origin main &&
+	dev checkout -q -b feature &&
+	sed -i "s/nn=6/nn=7/" dev/deploy/tend.yaml && test_commit dev "a pull request" &&
+	dev push -q origin HEAD:refs/pull/7/head &&
+	pr=$(dev rev-parse HEAD) &&
+	watch --plan-prs --status github:team/shop --status-api "$(api "")" &&
+	received >got &&
+	test_grep "^success $(short) tend/production/plan Plan: 4 to change on 2 of 2 hosts$" got &&
+	on_host host1 "cat /etc/shop.conf" >conf &&
+	printf "ok=yes\nn=6\n" >want && test_cmp want conf &&
+	watch --plan-prs --status github:team/shop --status-api "$(api "")" &&
+	received >got2 && test_cmp got got2 &&
+	sed -i "s/^app: shop/app: shop\nmdoe: 1/" dev/deploy/tend.yaml && test_commit dev "typo in the pr" &&
+	dev push -q -f origin HEAD:refs/pull/7/head &&
+	watch --plan-prs --status github:team/shop --status-api "$(api "")" &&
+	received >got &&
+	test_grep "^failure $(short) tend/production/plan deploy/tend.yaml:3:1: unknown key .mdoe." got &&
+	dev checkout -q main
 '
 
 test_expect_success 'a gitea provider without its API URL, or no token, is refused at start' '
