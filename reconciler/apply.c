@@ -762,16 +762,17 @@ apply_script(struct buf *s, struct payload *payload,
 	}
 	/* managed.sh lets the next probe look at what tend recorded; from
 	 * the pending record, so it covers what a halfway apply made too. */
-	buf_adds(&managed, "# written by tend: the paths it manages here\n");
+	buf_adds(&managed, "# written by tend: the paths it manages here\n"
+	    "set -- \"$@\"");
 	for (i = 0; i < (pending ? pending : rec)->nres; i++) {
 		const struct rec_res *rr = &(pending ? pending : rec)->res[i];
 
 		if (!res_kind_is_path(rr->kind))
 			continue;
-		buf_adds(&managed, "set -- \"$@\" ");
+		buf_adds(&managed, " \\\n  ");
 		sh_quote(&managed, rr->key);
-		buf_addch(&managed, '\n');
 	}
+	buf_addch(&managed, '\n');
 	stage_blob(s, payload, managed.data, managed.len,
 	    "\"$S/managed.sh.$N\"", "could not write the record");
 	/* The end marker proves that the whole stream arrived. */

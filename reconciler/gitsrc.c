@@ -390,11 +390,9 @@ src_new(void)
 	git_libgit2_init();
 	/* Every path is looked up through its trees, for every host: keep
 	 * big trees in libgit2's cache (by default only those under 4 KiB
-	 * are), and small blobs, which the hosts read again and again. */
+	 * are).  Blobs are read once into the project's blob cache. */
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 	    (size_t)4 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_BLOB,
-	    (size_t)64 << 10);
 	pthread_mutex_init(&src->mu, NULL);
 	memset(src->commit_id, '0', GIT_OID_HEXSZ);
 	memcpy(src->short_id, src->commit_id, 7);

@@ -43,8 +43,8 @@ project_load(struct project *p, const struct project_opts *o,
 	/* Render even a faulty model: it finds the remaining errors. */
 	rc.files = f;
 	rc.commit = gitsrc_commit(p->src);
-	rc.cache = NULL;	/* validation throws its renders away */
 	p->cache = xcalloc(1, sizeof(*p->cache));
+	rc.cache = p->cache;	/* each blob read once, for every render */
 	if (render_check_all(p->m, &rc, diags) < 0 || p->m->errors)
 		return -1;
 	return 0;

@@ -79,10 +79,8 @@ status_state_name(enum status_state s)
 
 /* ----------------------------------------------------------- the setup */
 
-/* "owner/repo" from a remote URL on host (github.com, gitlab.com), or
- * NULL when the URL is not on that host. */
-static char *
-repo_on(const char *url, const char *host)
+char *
+report_repo_on(const char *url, const char *host)
 {
 	const char *p = NULL, *at;
 	size_t hl = strlen(host), n;
@@ -168,9 +166,9 @@ setup(struct reporter *r, const struct report_opts *o, const char *url)
 			    "(github, gitlab, gitea, git-notes or none)",
 			    o->status, (int)(colon - o->status), o->status);
 		r->repo = xstrdup(colon + 1);
-	} else if (url && (r->repo = repo_on(url, "github.com")) != NULL) {
+	} else if (url && (r->repo = report_repo_on(url, "github.com")) != NULL) {
 		r->p = P_GITHUB;
-	} else if (url && (r->repo = repo_on(url, "gitlab.com")) != NULL) {
+	} else if (url && (r->repo = report_repo_on(url, "gitlab.com")) != NULL) {
 		r->p = P_GITLAB;
 	} else {
 		r->describe = xstrdup("off: the forge of the remote is not "
@@ -578,11 +576,8 @@ cut(const char *s, size_t max)
 	return xasprintf("%.*s...", (int)i, s);
 }
 
-/* A description that fits: when too long, the last "; ..." clause (what
- * became of the hosts: "; rolled back to 1a2b3c4") is kept whole and the
- * detail before it is cut. */
-static char *
-shorten(const char *s)
+char *
+report_shorten(const char *s)
 {
 	const char *tail = strstr(s, "; ");
 	char *pre, *head, *out;
@@ -623,7 +618,7 @@ report_status(struct reporter *r, const char *sha, const char *context,
 	memcpy(ps->sha, sha, 40);
 	ps->context = xstrdup(context);
 	ps->state = state;
-	ps->desc = shorten(description);
+	ps->desc = report_shorten(description);
 	pthread_mutex_lock(&r->mu);
 	/* A queued status for the same commit and context is replaced. */
 	for (pp = &r->queue; *pp; pp = &(*pp)->next) {

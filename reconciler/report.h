@@ -67,4 +67,12 @@ char *report_last_error(struct reporter *r);
 
 const char *status_state_name(enum status_state s);
 
+/* "owner/repo" (or "group/sub/project") of a remote URL on host
+ * (github.com, gitlab.com), in any of git's URL forms; NULL when the URL
+ * is elsewhere (caller frees). */
+char *report_repo_on(const char *url, const char *host);
+/* A description cut to STATUS_MAX_DESC characters, keeping its last
+ * "; ..." clause whole (caller frees). */
+char *report_shorten(const char *s);
+
 #endif

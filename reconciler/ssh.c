@@ -632,7 +632,8 @@ ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 {
 	LIBSSH2_CHANNEL *ch = NULL;
 	long deadline = now_ms() + c->timeout_ms;
-	size_t sent = 0, k = 0;
+	size_t sent = 0, k = 0, slen = 0, soff = 0;
+	static _Thread_local char stage[32768];
 	int rc, eof_sent = 0, ret = -1;
 	char *sig = NULL;
 
@@ -657,16 +658,32 @@ ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 	for (;;) {
 		int progress = 0;
 
-		while (k < nin) {
+		for (;;) {
 			ssize_t n;
 
-			if (sent == in[k].len) {
-				k++;
-				sent = 0;
-				continue;
+			/* Fill the stage with the next pieces: full packets. */
+			while (soff == slen && k < nin) {
+				size_t take;
+
+				slen = soff = 0;
+				while (k < nin && slen < sizeof(stage)) {
+					if (sent == in[k].len) {
+						k++;
+						sent = 0;
+						continue;
+					}
+					take = in[k].len - sent;
+					if (take > sizeof(stage) - slen)
+						take = sizeof(stage) - slen;
+					memcpy(stage + slen,
+					    (const char *)in[k].data + sent, take);
+					slen += take;
+					sent += take;
+				}
 			}
-			n = libssh2_channel_write(ch,
-			    (const char *)in[k].data + sent, in[k].len - sent);
+			if (soff == slen)
+				break;
+			n = libssh2_channel_write(ch, stage + soff, slen - soff);
 			if (n == LIBSSH2_ERROR_EAGAIN)
 				break;
 			if (n < 0) {
@@ -674,10 +691,10 @@ ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 				    c->where, sess_msg(c->s));
 				goto done;
 			}
-			sent += (size_t)n;
+			soff += (size_t)n;
 			progress = 1;
 		}
-		if (k == nin && !eof_sent) {
+		if (k == nin && soff == slen && !eof_sent) {
 			rc = libssh2_channel_send_eof(ch);
 			if (rc == 0)
 				eof_sent = 1;
