@@ -80,8 +80,9 @@ bench: tend
 	scripts/bench
 
 install: tend
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 tend $(DESTDIR)$(PREFIX)/bin/tend
+	install -m 0644 doc/tend.1 $(DESTDIR)$(PREFIX)/share/man/man1/tend.1
 
 clean:
 	rm -rf build tend

@@ -48,4 +48,14 @@ test_expect_success 'make install puts a working tend under PREFIX' '
 	test_grep "^tend " out
 '
 
+test_expect_success 'make install puts the man page tend(1) beside it, and it renders cleanly' '
+	test -f "$TRASH/prefix/share/man/man1/tend.1" &&
+	groff -man -Tutf8 -P-cbou -ww "$TRASH/prefix/share/man/man1/tend.1" >page 2>warnings &&
+	test ! -s warnings &&
+	test_grep "tend watch" page &&
+	for c in validate plan apply watch status history version; do
+		grep -q "^ *$c\$" page || grep -q "^       $c" page || { echo "no $c in the man page"; return 1; }
+	done
+'
+
 test_done
