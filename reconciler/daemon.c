@@ -56,6 +56,7 @@ struct daemon {
 	struct store *db;
 	char *gitdir;
 	char *url;
+	char *shown;			/* url without credentials */
 	struct httpd *httpd;
 	struct reporter *rep;
 	char *planned[256];		/* "SHA CONTEXT" of pull request plans */
@@ -141,8 +142,10 @@ on_event(const struct hook_event *ev, void *arg)
 
 		if (e->branch && strcmp(e->branch, ev->ref + 11) != 0)
 			continue;
-		if (e->target[0] && *ev->after && strcmp(e->target,
-		    ev->after) != 0) {
+		/* Following the default branch, a push elsewhere only wakes
+		 * the loop; it never cuts a rollout short. */
+		if (e->branch && e->target[0] && *ev->after &&
+		    strcmp(e->target, ev->after) != 0) {
 			log_info("%s: %.7s arrived while %.7s deploys: it takes "
 			    "over once the hosts in flight are done",
 			    e->name ? e->name : "-", ev->after, e->target);
@@ -652,7 +655,7 @@ env_state(struct daemon *d, struct pass *ps)
 	if (ps->st.env == NULL)
 		ps->st.env = xstrdup(ps->we->name);
 	free(ps->st.repo);
-	ps->st.repo = xstrdup(d->url);
+	ps->st.repo = xstrdup(d->shown);
 	free(ps->st.branch);
 	ps->st.branch = xstrdup(ps->we->branch ? ps->we->branch :
 	    "the default branch");
@@ -674,8 +677,10 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 	ps.woken_by = woken_by;
 	ps.start_ms = wall_ms();
 	ps.trigger = "check";
+	pthread_mutex_lock(&d->mu);
 	if (!d->stop)
 		__atomic_store_n(&we->cancel, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&d->mu);
 	if (we->name)
 		env_state(d, &ps);
 	if (!fetched) {
@@ -685,12 +690,13 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 	}
 	if (gitsrc_branch_head(d->gitdir, branch, ps.head) < 0) {
 		ps.out = OUT_ERROR;
-		set_message(&ps, "%s at %s", err_msg(), d->o->repo);
+		set_message(&ps, "%s at %s", err_msg(), d->shown);
 		goto finish;
 	}
 	snprintf(ps.target, sizeof(ps.target), "%s", ps.head);
 	ps.at_head = 1;
-	if (ps.st.failed && strcmp(ps.st.failed, ps.head) == 0) {
+again:
+	if (ps.st.failed && strcmp(ps.st.failed, ps.head) == 0 && ps.at_head) {
 		if (ps.st.good == NULL) {
 			ps.out = OUT_HELD_BACK;
 			set_message(&ps, "%.7s failed and there is no earlier "
@@ -708,10 +714,11 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 		set_message(&ps, "%s", why);
 		free(why);
 		/* An invalid commit will not become valid: hold it back and
-		 * keep the hosts on the last good one. */
-		if (ps.at_head && ps.we->name)
+		 * keep the hosts on the last good one.  (Only a commit with
+		 * diagnostics: a cache that cannot be read is retried.) */
+		if (ps.at_head && ps.we->name && ps.diags.n)
 			post_status(d, &ps, ST_ERROR, ps.message);
-		if (ps.at_head && ps.we->name) {
+		if (ps.at_head && ps.we->name && ps.diags.n) {
 			free(ps.st.failed);
 			ps.st.failed = xstrdup(ps.head);
 			free(ps.st.failed_why);
@@ -719,8 +726,11 @@ reconcile_env(struct daemon *d, struct watch_env *we, const char *woken_by,
 		}
 		goto finish;
 	}
-	if (ps.st.env == NULL)		/* named by the manifest just now */
+	if (ps.st.env == NULL) {	/* named by the manifest just now */
 		env_state(d, &ps);
+		if (ps.st.failed && strcmp(ps.st.failed, ps.head) == 0)
+			goto again;
+	}
 	plan_hosts(d, &ps, &due, &drift);
 	for (i = 0; i < ps.nhosts; i++)
 		hosts_bad += ps.runs[i].state != HOST_PLANNED;
@@ -943,7 +953,21 @@ fetch(struct daemon *d)
 		d->o->ssh.known_hosts ? d->o->ssh.known_hosts : "-",
 		d->o->plan_prs ? "pulls" : "-", NULL };
 
-	return child_run(argv, FETCH_TIMEOUT_MS, &d->stop);
+	const char *m, *at;
+	struct buf b = BUF_INIT;
+
+	if (child_run(argv, FETCH_TIMEOUT_MS, &d->stop) == 0)
+		return 0;
+	/* The child names the URL as given: not its credentials. */
+	for (m = err_msg(); (at = strstr(m, d->url)) != NULL;
+	    m = at + strlen(d->url)) {
+		buf_add(&b, m, (size_t)(at - m));
+		buf_adds(&b, d->shown);
+	}
+	buf_adds(&b, m);
+	err_set("%s", buf_str(&b));
+	buf_free(&b);
+	return -1;
 }
 
 static int
@@ -998,6 +1022,7 @@ daemon_prepare(struct daemon *d, const struct daemon_opts *o)
 	/* A local path is made absolute: the cache remembers it. */
 	d->url = strstr(o->repo, "://") == NULL && strchr(o->repo, ':') ==
 	    NULL && realpath(o->repo, real) ? xstrdup(real) : xstrdup(o->repo);
+	d->shown = url_redact(d->url);
 	d->gitdir = cache_dir(o->state_dir, d->url);
 	ro.state_dir = o->state_dir;
 	ro.gitdir = d->gitdir;
@@ -1061,6 +1086,7 @@ daemon_free(struct daemon *d)
 		free(d->planned[i]);
 	free(d->gitdir);
 	free(d->url);
+	free(d->shown);
 	free(d->secret);
 }
 
@@ -1096,7 +1122,7 @@ daemon_run(const struct daemon_opts *o)
 	}
 	if (pthread_create(&sigth, NULL, signal_thread, &d) != 0)
 		fatalx("cannot start the signal thread");
-	log_info("watching %s%s%s every %lds (state in %s)", d.url,
+	log_info("watching %s%s%s every %lds (state in %s)", d.shown,
 	    o->path ? " path " : "", o->path ? o->path : "",
 	    o->interval_ms / 1000, o->state_dir);
 	for (;;) {

@@ -96,6 +96,8 @@ report_repo_on(const char *url, const char *host)
 		p += hl;
 		if (*p == ':')
 			p += strcspn(p, "/");
+		if (*p == '\0')
+			return NULL;
 		p++;
 	} else if ((at = strchr(url, '@')) != NULL && strncmp(at + 1, host,
 	    hl) == 0 && at[1 + hl] == ':') {
@@ -146,9 +148,12 @@ setup(struct reporter *r, const struct report_opts *o, const char *url)
 		if (o->gitdir == NULL)
 			return err_set("--status git-notes needs a repository");
 		r->p = P_NOTES;
+		char *shown = o->push_url ? url_redact(o->push_url) : NULL;
+
 		r->describe = xasprintf("git notes under refs/notes/tend%s%s",
-		    o->push_url ? ", pushed to " : " (kept local)",
-		    o->push_url ? o->push_url : "");
+		    shown ? ", pushed to " : " (kept local)",
+		    shown ? shown : "");
+		free(shown);
 		return 0;
 	}
 	if (o->status) {
@@ -396,6 +401,8 @@ notes_post(struct reporter *r, const struct post *ps, char **why)
 
 /* ------------------------------------------------------------ the queue */
 
+static char *shorten_clean(const char *s);
+
 static void
 post_free(struct post *ps)
 {
@@ -576,8 +583,36 @@ cut(const char *s, size_t max)
 	return xasprintf("%.*s...", (int)i, s);
 }
 
+/* Bytes that are not UTF-8 (from a host's output, say) as '?': the
+ * APIs take JSON, which is UTF-8. */
+static char *
+clean_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+	char *out, *p;
+
+	if (j) {
+		json_decref(j);
+		return xstrdup(s);
+	}
+	out = xstrdup(s);
+	for (p = out; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	return out;
+}
+
 char *
-report_shorten(const char *s)
+report_shorten(const char *in)
+{
+	char *s = clean_utf8(in), *res = shorten_clean(s);
+
+	free(s);
+	return res;
+}
+
+static char *
+shorten_clean(const char *s)
 {
 	const char *tail = strstr(s, "; ");
 	char *pre, *head, *out;
@@ -606,21 +641,14 @@ report_status(struct reporter *r, const char *sha, const char *context,
 
 	if (r == NULL || r->p == P_NONE || sha == NULL || strlen(sha) != 40)
 		return;
-	/* Only changes: the same state as last posted is not posted. */
-	pthread_mutex_lock(&r->dbmu);
-	same = r->db && store_status_get(r->db, sha, context, &last) == 1 &&
-	    strcmp(last, status_state_name(state)) == 0;
-	pthread_mutex_unlock(&r->dbmu);
-	free(last);
-	if (same)
-		return;
 	ps = xcalloc(1, sizeof(*ps));
 	memcpy(ps->sha, sha, 40);
 	ps->context = xstrdup(context);
 	ps->state = state;
 	ps->desc = report_shorten(description);
 	pthread_mutex_lock(&r->mu);
-	/* A queued status for the same commit and context is replaced. */
+	/* A queued status for the same commit and context is replaced:
+	 * the newest word wins, whatever was posted before. */
 	for (pp = &r->queue; *pp; pp = &(*pp)->next) {
 		if (!strcmp((*pp)->sha, sha) && !strcmp((*pp)->context,
 		    context)) {
@@ -629,15 +657,26 @@ report_status(struct reporter *r, const char *sha, const char *context,
 			ps->next = old->next;
 			*pp = ps;
 			post_free(old);
-			ps = NULL;
-			break;
+			pthread_cond_broadcast(&r->cv);
+			pthread_mutex_unlock(&r->mu);
+			return;
 		}
 	}
-	if (ps) {
-		for (pp = &r->queue; *pp; pp = &(*pp)->next)
-			;
-		*pp = ps;
+	pthread_mutex_unlock(&r->mu);
+	/* Only changes: the state last posted is not posted again. */
+	pthread_mutex_lock(&r->dbmu);
+	same = r->db && store_status_get(r->db, sha, context, &last) == 1 &&
+	    strcmp(last, status_state_name(state)) == 0;
+	pthread_mutex_unlock(&r->dbmu);
+	free(last);
+	if (same) {
+		post_free(ps);
+		return;
 	}
+	pthread_mutex_lock(&r->mu);
+	for (pp = &r->queue; *pp; pp = &(*pp)->next)
+		;
+	*pp = ps;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }

@@ -196,7 +196,7 @@ store_close(struct store *s)
 }
 
 /* Bind each argument in order: 's' a string (NULL binds NULL), 'i' an
- * int, 'l' a long long. */
+ * int, 'l' a long long.  On failure st is finalized. */
 static int
 bind(sqlite3_stmt *st, const char *types, ...)
 {
@@ -225,7 +225,12 @@ bind(sqlite3_stmt *st, const char *types, ...)
 		}
 	}
 	va_end(ap);
-	return rc == SQLITE_OK ? 0 : -1;
+	if (rc == SQLITE_OK)
+		return 0;
+	/* The statement is of no more use: finalized here, for callers. */
+	err_set("cannot bind a value: %s", sqlite3_errstr(rc));
+	sqlite3_finalize(st);
+	return -1;
 }
 
 static sqlite3_stmt *
@@ -524,10 +529,8 @@ query(struct store *s, const char *sql, const char *env, int limit)
 	if (st == NULL)
 		return NULL;
 	if (sqlite3_bind_parameter_count(st) >= 1 &&
-	    bind(st, "s", env) < 0) {
-		sqlite3_finalize(st);
+	    bind(st, "s", env) < 0)
 		return NULL;
-	}
 	if (sqlite3_bind_parameter_count(st) >= 2 &&
 	    sqlite3_bind_int(st, 2, limit) != SQLITE_OK) {
 		sqlite3_finalize(st);

@@ -220,3 +220,18 @@ check_repo_path(const char *p)
 	}
 	return NULL;
 }
+
+char *
+url_redact(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *host, *at;
+
+	if (scheme == NULL || (!str_has_prefix(url, "http://") &&
+	    !str_has_prefix(url, "https://")))
+		return xstrdup(url);
+	host = scheme + 3;
+	at = memchr(host, '@', strcspn(host, "/"));
+	if (at == NULL)
+		return xstrdup(url);
+	return xasprintf("%.*s***%s", (int)(host - url), url, at);
+}

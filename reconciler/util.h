@@ -51,6 +51,10 @@ size_t str_distance(const char *a, const char *b);
 const char *check_host_path(const char *path);
 const char *check_repo_path(const char *path);
 
+/* url with the credentials of an http(s) URL ("https://user:TOKEN@host")
+ * replaced by "***", for logs and messages (caller frees). */
+char *url_redact(const char *url);
+
 /* sha256 of data as 64 lower-case hex digits and a NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 

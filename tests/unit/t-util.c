@@ -41,5 +41,16 @@ main(void)
 	p = xasprintf("%s-%03d", "r", 7);
 	is_str(p, "r-007", "xasprintf formats");
 	free(p);
+	p = url_redact("https://user:TOKEN@git.example.com/team/app.git");
+	is_str(p, "https://***@git.example.com/team/app.git",
+	    "url_redact hides the credentials of an https URL");
+	free(p);
+	p = url_redact("https://git.example.com/a@b");
+	is_str(p, "https://git.example.com/a@b", "an @ in the path is no credential");
+	free(p);
+	p = url_redact("ssh://git@git.example.com/team/app.git");
+	is_str(p, "ssh://git@git.example.com/team/app.git",
+	    "an ssh user is no secret and stays");
+	free(p);
 	return tap_done();
 }
