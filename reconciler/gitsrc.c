@@ -650,6 +650,30 @@ fetch_cert(git_cert *cert, int valid, const char *host, void *payload)
 	return 0;
 }
 
+/*
+ * An in-memory remote for url: nothing read from the repository's config
+ * (with libgit2 1.5 its pattern lookups leak on every call), with tend's
+ * key and host key checks as callbacks.  NULL on failure (git_msg).
+ */
+static git_remote *
+remote_for(git_repository *repo, const char *url, git_remote_callbacks *cb,
+    struct fetch_ctx *fc)
+{
+	git_remote_create_options ro;
+	git_remote *remote;
+
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0)
+		return NULL;
+	cb->credentials = fetch_cred;
+	cb->certificate_check = fetch_cert;
+	cb->payload = fc;
+	return remote;
+}
+
 static git_repository *
 open_cache(const char *gitdir)
 {
@@ -671,7 +695,6 @@ gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh,
 	git_fetch_options fo;
 	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
 	git_buf head = GIT_BUF_INIT;
-	git_remote_create_options ro;
 	char *spec[] = { "+refs/heads/*:refs/heads/*",
 		"+" NOTES_REF ":" NOTES_REF,
 		"+refs/pull/*/head:refs/pull/*/head",
@@ -683,7 +706,6 @@ gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh,
 
 	git_libgit2_init();
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
-	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	if (strstr(url, "://") == NULL && strchr(url, ':') == NULL &&
 	    access(url, F_OK) < 0) {
 		err_set("cannot fetch %s: %s", url, strerror(errno));
@@ -691,18 +713,10 @@ gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh,
 	}
 	if ((repo = open_cache(gitdir)) == NULL)
 		goto out;
-	/* An in-memory remote: nothing read from the cache's config (with
-	 * libgit2 1.5 its regex lookups leak on every fetch). */
-	ro.repository = repo;
-	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
-	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+	if ((remote = remote_for(repo, url, &fo.callbacks, &fc)) == NULL) {
 		err_set("cannot fetch %s: %s", url, git_msg());
 		goto out;
 	}
-	fo.callbacks.credentials = fetch_cred;
-	fo.callbacks.certificate_check = fetch_cert;
-	fo.callbacks.payload = &fc;
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
@@ -821,7 +835,6 @@ gitsrc_push_notes(const char *gitdir, const char *url,
     const struct ssh_opts *ssh)
 {
 	git_push_options po;
-	git_remote_create_options ro;
 	struct fetch_ctx fc = { ssh, url_port(url), 0, NULL };
 	char *spec[] = { "+" NOTES_REF ":" NOTES_REF };
 	git_strarray specs = { spec, 1 };
@@ -831,21 +844,14 @@ gitsrc_push_notes(const char *gitdir, const char *url,
 
 	git_libgit2_init();
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
-	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	if (git_repository_open_ext(&repo, gitdir, 0, NULL) < 0) {
 		err_set("cannot open %s: %s", gitdir, git_msg());
 		goto out;
 	}
-	ro.repository = repo;
-	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
-	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
-	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
+	if ((remote = remote_for(repo, url, &po.callbacks, &fc)) == NULL) {
 		err_set("cannot push to %s: %s", url, git_msg());
 		goto out;
 	}
-	po.callbacks.credentials = fetch_cred;
-	po.callbacks.certificate_check = fetch_cert;
-	po.callbacks.payload = &fc;
 	if (git_remote_push(remote, &specs, &po) < 0) {
 		err_set("cannot push %s to %s: %s", NOTES_REF, url, fc.why ?
 		    fc.why : git_msg());
