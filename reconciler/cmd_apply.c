@@ -48,14 +48,6 @@ result_table(const struct host_run *runs, size_t n, const char *commit)
 	}
 }
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Into the history database, as the daemon records its reconciles; a
  * database that cannot be written costs a warning, never the deploy.

@@ -73,14 +73,6 @@ struct daemon {
 	long long last_pass_ms;
 };
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static void reload_secret(struct daemon *d);
 

@@ -708,7 +708,9 @@ gitsrc_fetch(const char *gitdir, const char *url, const struct ssh_opts *ssh,
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 	if (strstr(url, "://") == NULL && strchr(url, ':') == NULL &&
 	    access(url, F_OK) < 0) {
-		err_set("cannot fetch %s: %s", url, strerror(errno));
+		err_set("cannot fetch %s: %s; check --repo (a path, "
+		    "file://, ssh://, user@host:path or https://)", url,
+		    strerror(errno));
 		goto out;
 	}
 	if ((repo = open_cache(gitdir)) == NULL)

@@ -59,14 +59,6 @@ struct reporter {
 	unsigned long long ok, failed, retried, dropped;
 };
 
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 const char *
 status_state_name(enum status_state s)

@@ -408,14 +408,6 @@ store_env_free(struct store_env *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 int
 store_status_get(struct store *s, const char *sha, const char *context,
@@ -445,7 +437,7 @@ store_status_put(struct store *s, const char *sha, const char *context,
 	    "context, state, description, posted_ms) VALUES (?, ?, ?, ?, ?)");
 
 	if (st == NULL || bind(st, "ssssl", sha, context, state, description,
-	    now_ms()) < 0)
+	    wall_ms()) < 0)
 		return -1;
 	return run(s, st);
 }
@@ -476,7 +468,7 @@ store_report_error(struct store *s, const char *error)
 	sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO reporter (id, "
 	    "error, at_ms) VALUES (1, ?, ?)");
 
-	if (st == NULL || bind(st, "sl", error, now_ms()) < 0)
+	if (st == NULL || bind(st, "sl", error, wall_ms()) < 0)
 		return -1;
 	return run(s, st);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -234,4 +235,13 @@ url_redact(const char *url)
 	if (at == NULL)
 		return xstrdup(url);
 	return xasprintf("%.*s***%s", (int)(host - url), url, at);
+}
+
+long long
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }

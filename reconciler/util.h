@@ -55,6 +55,10 @@ const char *check_repo_path(const char *path);
  * replaced by "***", for logs and messages (caller frees). */
 char *url_redact(const char *url);
 
+/* The time of day in milliseconds since the epoch, for records and
+ * history (durations on one host use a monotonic clock instead). */
+long long wall_ms(void);
+
 /* sha256 of data as 64 lower-case hex digits and a NUL. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
