@@ -104,13 +104,16 @@ wait_for() {
 	return 1
 }
 
-# test_hosts N: start N real systemd hosts (host1 at 127.0.0.2, ...) for
+# test_hosts N: start N real systemd hosts (host1 at $NET.2, ...) for
 # this script, stopped when it exits.  Sets HOSTS (their directory) and
 # TEND_SSH, the options that make tend use their key and known_hosts.
+# NET is TEND_TEST_NET (three octets inside 127.0.0.0/8) or 127.0.0; tests
+# written with "$NET.2" can run beside a suite using another net.
+NET=${TEND_TEST_NET:-127.0.0}
 test_hosts() {
 	HOSTS=$TRASH/hosts
 	test_atexit "'$TEST_ROOT/scripts/testhosts' stop --dir '$HOSTS'"
-	if ! "$TEST_ROOT/scripts/testhosts" start "$1" --dir "$HOSTS" >"$TRASH/.hosts.log" 2>&1; then
+	if ! "$TEST_ROOT/scripts/testhosts" start "$1" --dir "$HOSTS" --net "$NET" >"$TRASH/.hosts.log" 2>&1; then
 		cat "$TRASH/.hosts.log"
 		echo "Bail out! the test hosts did not start"
 		exit 1
