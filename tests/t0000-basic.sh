@@ -52,9 +52,47 @@ test_expect_success 'make install puts the man page tend(1) beside it, and it re
 	test -f "$TRASH/prefix/share/man/man1/tend.1" &&
 	groff -man -Tutf8 -P-cbou -ww "$TRASH/prefix/share/man/man1/tend.1" >page 2>warnings &&
 	test ! -s warnings &&
-	test_grep "tend watch" page &&
+	tr -s " \n" "  " <page >flat &&
+	test_grep "tend watch" flat &&
 	for c in validate plan apply watch status history version; do
 		grep -q "^ *$c\$" page || grep -q "^       $c" page || { echo "no $c in the man page"; return 1; }
+	done
+'
+
+test_expect_success 'every message README.md'"'"'s Troubleshooting quotes is one tend prints' '
+	/usr/bin/python3 - "$TEST_ROOT/README.md" "$TEND" <<-\EOF
+	import re, sys
+	readme = open(sys.argv[1], encoding="utf-8").read()
+	part = readme.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+	binary = open(sys.argv[2], "rb").read()
+	quoted = re.findall(r"\*\*`([^`]+)`\*\*", part.replace("\n", " "))
+	bad, n = [], 0
+	for msg in quoted:
+	    for frag in msg.split("\u2026"):
+	        frag = frag.strip()
+	        if len(frag) < 6:
+	            continue
+	        n += 1
+	        if frag.encode() not in binary:
+	            bad.append(frag)
+	if len(quoted) < 15 or bad:
+	    print("%d messages; not found in tend: %r" % (len(quoted), bad))
+	    sys.exit(1)
+	print("%d messages, %d fragments found" % (len(quoted), n))
+	EOF
+'
+
+test_expect_success 'every option of every command is in README.md and in the man page' '
+	for c in validate plan apply watch status history; do
+		"$TEND" $c --help >help &&
+		sed -n "s/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\2/p" help | sort -u >opts &&
+		test -s opts || { echo "no options in tend $c --help"; return 1; }
+		while read -r o; do
+			grep -q -e "$o" "$TEST_ROOT/README.md" ||
+				{ echo "README.md does not mention $o of tend $c"; return 1; }
+			grep -q -e "$(echo "$o" | sed "s/-/\\\\\\\\-/g")" "$TEST_ROOT/doc/tend.1" ||
+				{ echo "the man page does not mention $o of tend $c"; return 1; }
+		done <opts || return 1
 	done
 '
 

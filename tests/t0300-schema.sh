@@ -176,6 +176,38 @@ test_expect_success 'tend rejects a manifest nested 100000 levels deep' '
 	tend_verdicts 1 "$TRASH/deep" deploy/tend.yaml
 '
 
+test_expect_success 'README.md'"'"'s manifest reference names every key of the schema, with its default' '
+	/usr/bin/python3 - "$SCHEMA" "$TEST_ROOT/README.md" <<-\EOF
+	import json, sys
+	schema = json.load(open(sys.argv[1]))
+	readme = open(sys.argv[2], encoding="utf-8").read()
+	ref = readme.split("## Manifest reference", 1)[1].split("\n## ", 1)[0]
+	missing, n = [], 0
+	def walk(node, where):
+	    global n
+	    if isinstance(node, dict):
+	        for key, prop in node.get("properties", {}).items():
+	            n += 1
+	            if not any(f % key in ref for f in ("`%s`", "`%s:", "`%s.")):
+	                missing.append("%s: key %s" % (where, key))
+	            if isinstance(prop, dict) and "default" in prop:
+	                d = prop["default"]
+	                text = json.dumps(d) if not isinstance(d, str) else d
+	                if text not in ref:
+	                    missing.append("%s: default %s of %s" % (where, text, key))
+	        for k, v in node.items():
+	            if k != "if":
+	                walk(v, where + "/" + k)
+	    elif isinstance(node, list):
+	        for v in node:
+	            walk(v, where)
+	walk(schema, "")
+	if missing or n < 40:
+	    print("%d keys; README.md lacks:\n  %s" % (n, "\n  ".join(missing)))
+	    sys.exit(1)
+	EOF
+'
+
 # Only examples that exist are tested; none yet is no test at all.
 for example in "$TEST_ROOT"/examples/*/deploy/tend.yaml; do
 	[ -f "$example" ] || continue

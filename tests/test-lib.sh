@@ -45,9 +45,15 @@ cd "$TRASH" || exit 1
 XDG_STATE_HOME=$TRASH/.state
 export XDG_STATE_HOME
 
+# The body runs in a function of its own, so that `return 1` in it (out
+# of a loop, say) fails that test instead of returning from this one.
+test_run_body() {
+	eval "$1"
+}
+
 test_expect_success() {
 	test_count=$((test_count + 1))
-	if eval "$2" >"$TRASH/.out" 2>&1; then
+	if test_run_body "$2" >"$TRASH/.out" 2>&1; then
 		echo "ok $test_count - $1"
 	else
 		test_failed=$((test_failed + 1))
