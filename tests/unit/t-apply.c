@@ -125,7 +125,7 @@ main(void)
 	ok(strstr(script.data, "flock -n 9") != NULL, "it takes the lock");
 	ok(strstr(script.data, "ln -sfn -- 'releases/abcdef012345'") != NULL,
 	    "the release is switched by its tree id");
-	ok(strstr(script.data, "(cd '/srv/a/releases/abcdef012345' && sh -c "
+	ok(strstr(script.data, "(cd '/srv/a/releases/abcdef012345' && sh -c -- "
 	    "'make '\\''all'\\''')") != NULL, "the build runs in the new "
 	    "release, before the switch");
 	ok(strstr(script.data, "timeout 60s sh -c") != NULL, "a command's "
