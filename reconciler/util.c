@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -214,6 +215,11 @@ check_repo_path(const char *p)
 		if (len == 0 || (len == 1 && s[0] == '.'))
 			return "must be normalised (no '//' or '.' "
 			    "components, no trailing '/')";
+		/* git's own files: never in a commit, and not what to
+		 * deploy from a work tree either (in any case: ".GIT"). */
+		if (len == 4 && strncasecmp(s, ".git", 4) == 0)
+			return "names git's own directory (.git), which is no "
+			    "part of the project";
 		s += len;
 		if (*s == '\0')
 			break;
