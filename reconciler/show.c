@@ -72,6 +72,29 @@ op_color(enum act_op op)
 	}
 }
 
+/* s with control bytes escaped (\n, \t, \xNN): a name or command from
+ * the manifest shows on its one line and cannot forge others, nor send
+ * escape sequences to the terminal.  Freed by the caller. */
+static char *
+one_line(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '\n')
+			buf_adds(&b, "\\n");
+		else if (ch == '\t')
+			buf_adds(&b, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			buf_addf(&b, "\\x%02x", ch);
+		else
+			buf_addch(&b, ch);
+	}
+	return b.data ? buf_detach(&b, NULL) : xstrdup("");
+}
+
 /* "(content, mode 0644 -> 0640)" and friends. */
 static void
 describe(struct buf *b, const struct action *a)
@@ -253,20 +276,28 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
 		struct buf b = BUF_INIT;
+		char *key = one_line(a->key), *what;
 
 		describe(&b, a);
+		what = one_line(buf_str(&b));
 		fprintf(out, "  %s%s %s %s%s  (%s)%s\n", color(op_color(a->op)),
 		    a->changes == CH_RESTART ? "\xe2\x86\xbb" :
-		    act_symbol(a->op), res_kind_name(a->kind), a->key,
-		    color(RESET), buf_str(&b), a->drift ? "  drift: changed "
+		    act_symbol(a->op), res_kind_name(a->kind), key,
+		    color(RESET), what, a->drift ? "  drift: changed "
 		    "on the host" : "");
 		if (diffs && a->op == ACT_UPDATE && (a->changes & CH_CONTENT))
 			show_content_change(out, a);
 		buf_free(&b);
+		free(key);
+		free(what);
 	}
-	for (i = 0; i < r->ar.nkept; i++)
+	for (i = 0; i < r->ar.nkept; i++) {
+		char *dir = one_line(r->ar.kept[i]);
+
 		fprintf(out, "  note: directory %s kept: it is not empty\n",
-		    r->ar.kept[i]);
+		    dir);
+		free(dir);
+	}
 	if (r->o.rec_error)
 		fprintf(out, "  note: tend's record on the host is unreadable "
 		    "(%s); nothing is pruned there until an apply rewrites it\n",
