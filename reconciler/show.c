@@ -72,29 +72,6 @@ op_color(enum act_op op)
 	}
 }
 
-/* s with control bytes escaped (\n, \t, \xNN): a name or command from
- * the manifest shows on its one line and cannot forge others, nor send
- * escape sequences to the terminal.  Freed by the caller. */
-static char *
-one_line(const char *s)
-{
-	struct buf b = BUF_INIT;
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '\n')
-			buf_adds(&b, "\\n");
-		else if (ch == '\t')
-			buf_adds(&b, "\\t");
-		else if (ch < 0x20 || ch == 0x7f)
-			buf_addf(&b, "\\x%02x", ch);
-		else
-			buf_addch(&b, ch);
-	}
-	return b.data ? buf_detach(&b, NULL) : xstrdup("");
-}
-
 /* "(content, mode 0644 -> 0640)" and friends. */
 static void
 describe(struct buf *b, const struct action *a)
@@ -251,9 +228,12 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	fprintf(out, "%s%s%s (%s)", color(BOLD), r->host->name, color(RESET),
 	    r->host->address.s);
 	if (r->state == HOST_FAILED || r->state == HOST_LOCKED) {
+		char *error = str_oneline(r->error ? r->error : "");
+
 		fprintf(out, "  %s%s%s: %s\n", color(RED),
 		    r->state == HOST_LOCKED ? "locked" : "failed",
-		    color(RESET), r->error);
+		    color(RESET), error);
+		free(error);
 		/* Its plan, if any, was not carried out: show only what
 		 * stopped it, and what the failing step printed. */
 		if (r->ar.output)
@@ -276,10 +256,10 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
 		struct buf b = BUF_INIT;
-		char *key = one_line(a->key), *what;
+		char *key = str_oneline(a->key), *what;
 
 		describe(&b, a);
-		what = one_line(buf_str(&b));
+		what = str_oneline(buf_str(&b));
 		fprintf(out, "  %s%s %s %s%s  (%s)%s\n", color(op_color(a->op)),
 		    a->changes == CH_RESTART ? "\xe2\x86\xbb" :
 		    act_symbol(a->op), res_kind_name(a->kind), key,
@@ -292,7 +272,7 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 		free(what);
 	}
 	for (i = 0; i < r->ar.nkept; i++) {
-		char *dir = one_line(r->ar.kept[i]);
+		char *dir = str_oneline(r->ar.kept[i]);
 
 		fprintf(out, "  note: directory %s kept: it is not empty\n",
 		    dir);

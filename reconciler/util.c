@@ -198,6 +198,33 @@ check_host_path(const char *p)
 	return NULL;
 }
 
+char *
+str_oneline(const char *s)
+{
+	size_t n = 1;
+	const char *p;
+	char *out, *o;
+
+	for (p = s; *p; p++)
+		n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
+	o = out = xmalloc(n);
+	for (p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '\n' || ch == '\t') {
+			*o++ = '\\';
+			*o++ = ch == '\n' ? 'n' : 't';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			snprintf(o, 5, "\\x%02x", ch);
+			o += 4;
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 const char *
 check_repo_path(const char *p)
 {

@@ -297,6 +297,27 @@ test_expect_success 'pruning and state: absent remove hostile names; a kept dire
 	no_pwned
 '
 
+test_expect_success 'a failure whose words hold a newline and an escape sequence is shown on one line' '
+	cp repo/deploy/tend.yaml pruned.yaml &&
+	cat >>repo/deploy/tend.yaml <<-\EOF &&
+	  - name: forge
+	    command: "printf '\''forged\\nhost9 (10.0.0.9)  applied\\033[2J'\''; exit 3"
+	    retries: 0
+	EOF
+	test_commit repo "forging health check" &&
+	! "$TEND" apply -C repo $TEND_SSH >out 2>&1 &&
+	test_grep "^host1 ($NET.2)  failed: health check .forge. failed after 1 try: exit 3: forged\\\\nhost9 (10.0.0.9)  applied\\\\x1b\[2J$" out &&
+	test_grep "^  host1            [0-9a-f]*  failed      health check .forge. failed after 1 try: exit 3: forged\\\\nhost9" out &&
+	"$TEND" history >>out && "$TEND" status >>out &&
+	test_grep "^      host1            failed       [0-9a-f]*  health check .forge. .*forged\\\\nhost9" out &&
+	! grep -q "^host9" out &&
+	! grep -q "$(printf "\033")" out &&
+	cp pruned.yaml repo/deploy/tend.yaml &&
+	test_commit repo "no forging" &&
+	"$TEND" apply -C repo $TEND_SSH >out 2>&1 &&
+	"$TEND" plan -C repo $TEND_SSH --detailed-exitcode
+'
+
 # ---------------------------------------------------------------- webhooks
 
 PORT=$((40000 + $$ % 20000))

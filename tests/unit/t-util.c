@@ -94,5 +94,9 @@ main(void)
 		    "'.GIT' is git's directory on a file system that ignores "
 		    "case");
 	}
+	p = str_oneline("a\nb\tc\x1b[2J\x7f\xc3\xa9 \\n");
+	is_str(p, "a\\nb\\tc\\x1b[2J\\x7f\xc3\xa9 \\n", "str_oneline "
+	    "escapes control bytes, keeps UTF-8 and everything else");
+	free(p);
 	return tap_done();
 }
