@@ -322,9 +322,9 @@ commit_release(struct buf *s, struct buf *later, const struct action *a,
 		sh_addf(s, "rm -rf -- %Q && mv -T -- %Q %Q || fail %Q\n", dir,
 		    t, dir, what);
 		if (rr->build)
-			sh_addf(s, "(cd %Q && sh -c %Q) >\"$S/build.log\" 2>&1 "
-			    "|| { tail -c 3000 \"$S/build.log\" >&2; rm -rf -- %Q; "
-			    "fail %Q; }\n", dir, rr->build, dir,
+			sh_addf(s, "(cd %Q && sh -c -- %Q) >\"$S/build.log\" "
+			    "2>&1 || { tail -c 3000 \"$S/build.log\" >&2; "
+			    "rm -rf -- %Q; fail %Q; }\n", dir, rr->build, dir,
 			    "build of the new release failed; current is "
 			    "unchanged");
 		sh_addf(s, "mv -f -- %Q/.tend-list %Q/.tend-files || fail %Q\n",
@@ -408,7 +408,7 @@ commit_command(struct buf *s, const struct action *a)
 	if (rr->res->timeout_ms)
 		buf_addf(&run, "timeout %lds ", (rr->res->timeout_ms + 999) /
 		    1000);
-	sh_addf(&run, "sh -c %Q) >\"$S/command.log\" 2>&1 || "
+	sh_addf(&run, "sh -c -- %Q) >\"$S/command.log\" 2>&1 || "
 	    "{ rc=$?; tail -c 3000 \"$S/command.log\" >&2; "
 	    "[ $rc = 124 ] && fail %Q; fail %Q; }\n"
 	    "printf 'tend-ran:%%s\\0' %Q\n", rr->run,
@@ -416,8 +416,8 @@ commit_command(struct buf *s, const struct action *a)
 	/* The check gets the command's timeout too (10 minutes without
 	 * one): it must never hold the lock for ever. */
 	if (a->changes & CH_RUN_UNLESS)
-		sh_addf(s, "if ! (cd %Q && timeout %lds sh -c %Q) >/dev/null "
-		    "2>&1; then\n%sfi\n", rr->cwd ? rr->cwd : "/",
+		sh_addf(s, "if ! (cd %Q && timeout %lds sh -c -- %Q) "
+		    ">/dev/null 2>&1; then\n%sfi\n", rr->cwd ? rr->cwd : "/",
 		    rr->res->timeout_ms ? (rr->res->timeout_ms + 999) / 1000 :
 		    600L, rr->unless, run.data);
 	else

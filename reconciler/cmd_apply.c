@@ -42,9 +42,11 @@ result_table(const struct host_run *runs, size_t n, const char *commit)
 		const char *at = r->rolled_back_to ? r->rolled_back_to :
 		    r->running ? r->running : r->touched ? commit :
 		    r->o.rec && r->o.rec->commit ? r->o.rec->commit : "-";
+		char *error = str_oneline(r->error ? r->error : "");
 
 		printf("  %-16s %-8.7s %-11s %s\n", r->host->name, at,
-		    host_state_name(r->state), r->error ? r->error : "");
+		    host_state_name(r->state), error);
+		free(error);
 	}
 }
 

@@ -91,6 +91,35 @@ read_opts(const struct cmd_entry *self, int argc, char **argv,
 	return 0;
 }
 
+/* For text output: every string of doc on its one line (str_oneline);
+ * messages and names come from manifests, repositories and hosts. */
+static void
+oneline_strings(json_t *doc)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(doc)) {
+		json_object_foreach(doc, key, v) {
+			if (json_is_string(v) && strpbrk(json_string_value(v),
+			    "\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e"
+			    "\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a"
+			    "\x1b\x1c\x1d\x1e\x1f\x7f")) {
+				char *e = str_oneline(json_string_value(v));
+
+				json_string_set(v, e);
+				free(e);
+			} else {
+				oneline_strings(v);
+			}
+		}
+	} else if (json_is_array(doc)) {
+		json_array_foreach(doc, i, v)
+			oneline_strings(v);
+	}
+}
+
 static const char *
 str(const json_t *o, const char *key)
 {
@@ -229,8 +258,10 @@ cmd_status(const struct cmd_entry *self, int argc, char **argv)
 		    o.env ? " for " : "", o.env ? o.env : "", dir);
 		rc = 1;
 	} else {
-		json_t *se = json_object_get(doc, "status_error");
+		json_t *se;
 
+		oneline_strings(doc);
+		se = json_object_get(doc, "status_error");
 		json_array_foreach(envs, i, e)
 			print_env(e);
 		if (json_is_object(se)) {
@@ -274,6 +305,7 @@ cmd_history(const struct cmd_entry *self, int argc, char **argv)
 		json_decref(doc);
 		return 0;
 	}
+	oneline_strings(doc);
 	list = json_object_get(doc, "reconciles");
 	json_array_foreach(list, i, r) {
 		time_t t = (time_t)(num(r, "started_ms") / 1000);

@@ -1,9 +1,11 @@
 /* gitsrc: project files at a commit (libgit2) or in the work tree. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +104,30 @@ tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out)
 	return ft;
 }
 
+/*
+ * Whether directory dir (dirlen bytes of it) has an entry named exactly
+ * name.  A file system that ignores case finds "Deploy" for "deploy";
+ * the commit would not, and validate --worktree must say what the
+ * commit will say.
+ */
+static int
+wt_exact(const char *dir, size_t dirlen, const char *name, size_t len)
+{
+	char *d = xstrndup(dir, dirlen);
+	DIR *dh = opendir(d);
+	struct dirent *e;
+	int found = 0;
+
+	free(d);
+	if (dh == NULL)
+		return 1;	/* lstat found it; there is no more to know */
+	while (!found && (e = readdir(dh)) != NULL)
+		found = strlen(e->d_name) == len &&
+		    memcmp(e->d_name, name, len) == 0;
+	closedir(dh);
+	return found;
+}
+
 static enum file_type
 wt_stat(struct gitsrc *src, const char *path)
 {
@@ -112,11 +138,12 @@ wt_stat(struct gitsrc *src, const char *path)
 
 	buf_adds(&p, src->rootdir);
 	for (;;) {
-		size_t len = strcspn(s, "/");
+		size_t len = strcspn(s, "/"), dirlen = p.len;
 
 		buf_addch(&p, '/');
 		buf_add(&p, s, len);
-		if (lstat(p.data, &st) < 0) {
+		if (lstat(p.data, &st) < 0 ||
+		    !wt_exact(p.data, dirlen, s, len)) {
 			ft = FT_MISSING;
 			break;
 		}
@@ -204,6 +231,117 @@ bad:
 	}
 }
 
+/* The entry of tree whose name is name (len bytes) but for case. */
+static const git_tree_entry *
+entry_nocase(const git_tree *tree, const char *name, size_t len)
+{
+	size_t i, n = git_tree_entrycount(tree);
+
+	for (i = 0; i < n; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const char *en = git_tree_entry_name(e);
+
+		if (strlen(en) == len && strncasecmp(en, name, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A path that exists where path does not, taking each component in
+ * either case; through real directories only. */
+static int
+git_suggest(struct gitsrc *src, const char *path, struct buf *out)
+{
+	git_tree *tree = src->root, *sub = NULL;
+	const char *s = path;
+	int rc = -1;
+
+	for (;;) {
+		size_t len = strcspn(s, "/");
+		const git_tree_entry *e = entry_nocase(tree, s, len);
+
+		if (e == NULL)
+			break;
+		if (out->len)
+			buf_addch(out, '/');
+		buf_adds(out, git_tree_entry_name(e));
+		s += len;
+		if (*s == '\0') {
+			rc = strcmp(out->data, path) != 0 ? 0 : -1;
+			break;
+		}
+		s++;
+		if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE ||
+		    git_tree_lookup(&tree, src->repo, git_tree_entry_id(e)) < 0)
+			break;
+		if (sub)
+			git_tree_free(sub);
+		sub = tree;
+	}
+	if (sub)
+		git_tree_free(sub);
+	if (rc < 0)
+		buf_reset(out);
+	return rc;
+}
+
+static int
+wt_suggest(struct gitsrc *src, const char *path, struct buf *out)
+{
+	struct buf dir = BUF_INIT;
+	const char *s = path;
+	int rc = -1;
+
+	buf_adds(&dir, src->rootdir);
+	for (;;) {
+		size_t len = strcspn(s, "/");
+		DIR *dh = opendir(dir.data);
+		struct dirent *e;
+		struct stat st;
+		int found = 0;
+
+		if (dh == NULL)
+			break;
+		while (!found && (e = readdir(dh)) != NULL) {
+			if (strlen(e->d_name) != len ||
+			    strncasecmp(e->d_name, s, len) != 0)
+				continue;
+			found = 1;
+			if (out->len)
+				buf_addch(out, '/');
+			buf_adds(out, e->d_name);
+			buf_addch(&dir, '/');
+			buf_adds(&dir, e->d_name);
+		}
+		closedir(dh);
+		if (!found)
+			break;
+		s += len;
+		if (*s == '\0') {
+			rc = strcmp(out->data, path) != 0 ? 0 : -1;
+			break;
+		}
+		s++;
+		if (lstat(dir.data, &st) < 0 || !S_ISDIR(st.st_mode))
+			break;
+	}
+	buf_free(&dir);
+	if (rc < 0)
+		buf_reset(out);
+	return rc;
+}
+
+static int
+src_suggest_unlocked(void *ctx, const char *path, struct buf *out)
+{
+	struct gitsrc *src = ctx;
+
+	if (check_repo_path(path) != NULL)
+		return -1;
+	return src->worktree ? wt_suggest(src, path, out) :
+	    git_suggest(src, path, out);
+}
+
 void
 tree_list_free(struct tree_list *l)
 {
@@ -217,21 +355,48 @@ tree_list_free(struct tree_list *l)
 
 struct walk {
 	struct tree_list *out;
+	const char *dir;
 	int rc;
 };
+
+/*
+ * Why a name in a release's tree cannot be shipped, or NULL.  git itself
+ * never commits ".", ".." or a name with '/', but a tree object can be
+ * made by hand; on the host each would write outside the release.
+ */
+static const char *
+bad_tree_name(const char *root, const char *name)
+{
+	if (*name == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strchr(name, '/'))
+		return "is not a valid file name (a tree object made by hand?)";
+	if (strchr(name, '\n'))
+		return "has a newline in its name, which tend's list of a "
+		    "release's files cannot hold; rename it";
+	if (*root == '\0' && (strcmp(name, ".tend-files") == 0 ||
+	    strcmp(name, ".tend-list") == 0))
+		return "is a name tend keeps for its own list of a release's "
+		    "files; rename it";
+	return NULL;
+}
 
 static int
 walk_entry(const char *root, const git_tree_entry *e, void *payload)
 {
 	struct walk *w = payload;
 	git_filemode_t mode = git_tree_entry_filemode(e);
+	const char *name = git_tree_entry_name(e), *why;
 	struct tree_file *f;
 
+	if ((why = bad_tree_name(root, name)) != NULL) {
+		w->rc = err_set("%s/%s%s %s", w->dir, root, name, why);
+		return -1;	/* stops the walk */
+	}
 	if (mode == GIT_FILEMODE_TREE || mode == GIT_FILEMODE_COMMIT)
 		return 0;	/* directories come with their files */
 	GROW(w->out->v, w->out->n + 1, w->out->cap);
 	f = &w->out->v[w->out->n++];
-	f->path = xasprintf("%s%s", root, git_tree_entry_name(e));
+	f->path = xasprintf("%s%s", root, name);
 	f->mode = mode == GIT_FILEMODE_LINK ? 0120000 :
 	    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
 	git_oid_tostr(f->oid, sizeof(f->oid), git_tree_entry_id(e));
@@ -244,7 +409,7 @@ src_list_unlocked(void *ctx, const char *dir, struct tree_list *out)
 	struct gitsrc *src = ctx;
 	git_tree_entry *e = NULL;
 	git_tree *t = NULL;
-	struct walk w = { out, 0 };
+	struct walk w = { out, dir, 0 };
 
 	memset(out, 0, sizeof(*out));
 	if (src->worktree)
@@ -273,6 +438,17 @@ src_readlink_unlocked(void *ctx, const char *path, struct buf *out)
 	git_tree_entry *e = NULL;
 	git_blob *b = NULL;
 
+	if (src->worktree && check_repo_path(path) == NULL) {
+		char *full = xasprintf("%s/%s", src->rootdir, path);
+		char target[PATH_MAX];
+		ssize_t n = readlink(full, target, sizeof(target));
+
+		free(full);
+		if (n >= 0 && (size_t)n < sizeof(target)) {
+			buf_add(out, target, (size_t)n);
+			return 0;
+		}
+	}
 	if (src->worktree || check_repo_path(path) != NULL ||
 	    git_tree_entry_bypath(&e, src->root, path) < 0 ||
 	    git_tree_entry_filemode(e) != GIT_FILEMODE_LINK ||
@@ -306,6 +482,8 @@ LOCKED(int, src_read, (void *ctx, const char *path, struct buf *out),
 LOCKED(int, src_list, (void *ctx, const char *dir, struct tree_list *out),
     (ctx, dir, out))
 LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
+    (ctx, path, out))
+LOCKED(int, src_suggest, (void *ctx, const char *path, struct buf *out),
     (ctx, path, out))
 
 static void
@@ -411,6 +589,7 @@ src_finish(struct gitsrc *src)
 	src->files.read = src_read;
 	src->files.list = src->worktree ? NULL : src_list;
 	src->files.readlink = src_readlink;
+	src->files.suggest = src_suggest;
 	src->files.where = src->where;
 	return src;
 }

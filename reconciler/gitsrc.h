@@ -14,7 +14,10 @@
 
 enum file_type { FT_MISSING, FT_FILE, FT_DIR, FT_SYMLINK, FT_OTHER };
 
-/* One entry of a directory tree, as a release ships it. */
+/* One entry of a directory tree, as a release ships it.  Names are
+ * checked as the tree is listed: none is empty, ".", "..", holds '/' or
+ * a newline (the release's file list on the host is line based), and
+ * none at the top is one of the names tend keeps there (.tend-files). */
 struct tree_file {
 	char *path;			/* relative to the listed directory */
 	unsigned mode;			/* 0644, 0755, or 0120000 for a link */
@@ -41,6 +44,11 @@ struct files {
 	int (*list)(void *ctx, const char *dir, struct tree_list *out);
 	/* A link's target (FT_SYMLINK paths); 0, or -1 with err_set. */
 	int (*readlink)(void *ctx, const char *path, struct buf *out);
+	/* For a path that does not exist: the one that does when letters
+	 * of any component are taken in either case ("Deploy/App.conf" for
+	 * "deploy/app.conf"), into out; 0, or -1 when there is none.  May
+	 * be NULL. */
+	int (*suggest)(void *ctx, const char *path, struct buf *out);
 	/* Where the files come from, for messages: "commit 3f2a1c9". */
 	const char *where;
 };

@@ -70,10 +70,8 @@ try_command(struct ssh *ssh, const struct rendered_check *c,
 	struct buf cmd = BUF_INIT, out = BUF_INIT;
 	int status = 0, rc;
 
-	buf_addf(&cmd, "timeout %lds sh -c ", (c->check->timeout_ms + 999) /
-	    1000);
-	sh_quote(&cmd, c->command);
-	buf_adds(&cmd, " 2>&1");
+	sh_addf(&cmd, "timeout %lds sh -c -- %Q 2>&1",
+	    (c->check->timeout_ms + 999) / 1000, c->command);
 	rc = ssh_exec(ssh, cmd.data, NULL, 0, &out, NULL, &status);
 	buf_reset(seen);
 	if (rc < 0)

@@ -24,15 +24,21 @@ log_level(void)
 	return level;
 }
 
+/* One event, one line: a name with a newline or an escape sequence in it
+ * (from a manifest, a repository, a host) is shown escaped, so it cannot
+ * forge another log line or drive the terminal. */
 static void
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 {
 	int saved = errno;
+	char *msg = xvasprintf(fmt, ap), *line = str_oneline(msg);
 
 	fputs("tend: ", stderr);
 	if (prefix)
 		fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
+	fputs(line, stderr);
+	free(line);
+	free(msg);
 	if (with_errno)
 		fprintf(stderr, ": %s", strerror(saved));
 	fputc('\n', stderr);

@@ -435,9 +435,17 @@ plan_release(struct host_plan *p, const struct rendered_res *rr,
 			path++;
 			len = strcspn(path, "\n");
 			if (!in_tree(&rr->tree, path, len)) {
+				char *drop = xstrndup(path, len);
+
+				/* The list comes from the host: only ever a
+				 * path inside the release is removed. */
+				if (check_repo_path(drop) != NULL) {
+					free(drop);
+					continue;
+				}
 				a->drop = xrealloc(a->drop, (a->ndrop + 1) *
 				    sizeof(*a->drop));
-				a->drop[a->ndrop++] = xstrndup(path, len);
+				a->drop[a->ndrop++] = drop;
 			}
 		}
 	}

@@ -333,12 +333,42 @@ check_path(struct renderer *r, const struct sval *sv, const char *value,
 		    "expands to '%s', which %s", key, value, why);
 }
 
+/* "is a symbolic link (to T)" or "passes through the symbolic link
+ * 'P' (to T)" for path, which is or passes through one. */
+static void
+link_on_path(const struct files *f, const char *path, struct buf *out)
+{
+	struct buf target = BUF_INIT;
+	char *p = xstrdup(path);
+	size_t len = 0;
+
+	/* The first prefix that is a link: the one stat stopped at. */
+	for (;;) {
+		len += strcspn(p + len, "/");
+		p[len] = '\0';
+		if (path[len] == '\0' || f->stat(f->ctx, p) == FT_SYMLINK)
+			break;
+		p[len++] = '/';
+	}
+	if (path[len] == '\0')
+		buf_adds(out, "is a symbolic link");
+	else
+		buf_addf(out, "passes through the symbolic link '%s'", p);
+	if (f->readlink && f->readlink(f->ctx, p, &target) == 0)
+		buf_addf(out, " (to '%s')", buf_str(&target));
+	else
+		err_clear();
+	buf_free(&target);
+	free(p);
+}
+
 /* A repository path must be a file (or, for from, a directory). */
 static int
 check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
     const char *key, enum file_type want)
 {
 	const struct files *f = r->rc->files;
+	struct buf hint = BUF_INIT;
 	const char *why;
 	enum file_type ft;
 
@@ -356,16 +386,25 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 		return 0;
 	switch (ft) {
 	case FT_MISSING:
-		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
-		    "does not exist in %s%s", key, value, f->where,
-		    strcmp(f->where, "the work tree") ? " (is it committed?)" :
-		    "");
+		/* On a file system that ignores case the name may look
+		 * right to its author; in git it is not. */
+		if (f->suggest && f->suggest(f->ctx, value, &hint) == 0)
+			report(r, r->m->file, sv->pos.line, sv->pos.col, "%s "
+			    "'%s' does not exist in %s; names are exact, "
+			    "case too (did you mean '%s'?)", key, value,
+			    f->where, hint.data);
+		else
+			report(r, r->m->file, sv->pos.line, sv->pos.col, "%s "
+			    "'%s' does not exist in %s%s", key, value,
+			    f->where, strcmp(f->where, "the work tree") ?
+			    " (is it committed?)" : "");
 		break;
 	case FT_SYMLINK:
+		link_on_path(f, value, &hint);
 		report(r, r->m->file, sv->pos.line, sv->pos.col, "%s '%s' "
-		    "is or passes through a symbolic link; tend reads only "
-		    "real files and directories of the repository", key,
-		    value);
+		    "%s; tend reads only real files and directories of the "
+		    "repository, never following a link", key, value,
+		    hint.data);
 		break;
 	case FT_DIR:
 	case FT_FILE:
@@ -380,6 +419,7 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 		    value);
 		break;
 	}
+	buf_free(&hint);
 	return -1;
 }
 

@@ -228,9 +228,12 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	fprintf(out, "%s%s%s (%s)", color(BOLD), r->host->name, color(RESET),
 	    r->host->address.s);
 	if (r->state == HOST_FAILED || r->state == HOST_LOCKED) {
+		char *error = str_oneline(r->error ? r->error : "");
+
 		fprintf(out, "  %s%s%s: %s\n", color(RED),
 		    r->state == HOST_LOCKED ? "locked" : "failed",
-		    color(RESET), r->error);
+		    color(RESET), error);
+		free(error);
 		/* Its plan, if any, was not carried out: show only what
 		 * stopped it, and what the failing step printed. */
 		if (r->ar.output)
@@ -253,20 +256,28 @@ show_host(FILE *out, const struct host_run *r, int diffs)
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
 		struct buf b = BUF_INIT;
+		char *key = str_oneline(a->key), *what;
 
 		describe(&b, a);
+		what = str_oneline(buf_str(&b));
 		fprintf(out, "  %s%s %s %s%s  (%s)%s\n", color(op_color(a->op)),
 		    a->changes == CH_RESTART ? "\xe2\x86\xbb" :
-		    act_symbol(a->op), res_kind_name(a->kind), a->key,
-		    color(RESET), buf_str(&b), a->drift ? "  drift: changed "
+		    act_symbol(a->op), res_kind_name(a->kind), key,
+		    color(RESET), what, a->drift ? "  drift: changed "
 		    "on the host" : "");
 		if (diffs && a->op == ACT_UPDATE && (a->changes & CH_CONTENT))
 			show_content_change(out, a);
 		buf_free(&b);
+		free(key);
+		free(what);
 	}
-	for (i = 0; i < r->ar.nkept; i++)
+	for (i = 0; i < r->ar.nkept; i++) {
+		char *dir = str_oneline(r->ar.kept[i]);
+
 		fprintf(out, "  note: directory %s kept: it is not empty\n",
-		    r->ar.kept[i]);
+		    dir);
+		free(dir);
+	}
 	if (r->o.rec_error)
 		fprintf(out, "  note: tend's record on the host is unreadable "
 		    "(%s); nothing is pruned there until an apply rewrites it\n",

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -197,6 +198,33 @@ check_host_path(const char *p)
 	return NULL;
 }
 
+char *
+str_oneline(const char *s)
+{
+	size_t n = 1;
+	const char *p;
+	char *out, *o;
+
+	for (p = s; *p; p++)
+		n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
+	o = out = xmalloc(n);
+	for (p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '\n' || ch == '\t') {
+			*o++ = '\\';
+			*o++ = ch == '\n' ? 'n' : 't';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			snprintf(o, 5, "\\x%02x", ch);
+			o += 4;
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 const char *
 check_repo_path(const char *p)
 {
@@ -214,6 +242,11 @@ check_repo_path(const char *p)
 		if (len == 0 || (len == 1 && s[0] == '.'))
 			return "must be normalised (no '//' or '.' "
 			    "components, no trailing '/')";
+		/* git's own files: never in a commit, and not what to
+		 * deploy from a work tree either (in any case: ".GIT"). */
+		if (len == 4 && strncasecmp(s, ".git", 4) == 0)
+			return "names git's own directory (.git), which is no "
+			    "part of the project";
 		s += len;
 		if (*s == '\0')
 			break;

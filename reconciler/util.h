@@ -39,6 +39,10 @@ int str_has_prefix(const char *s, const char *prefix);
 int str_has_suffix(const char *s, const char *suffix);
 /* How many UTF-8 characters the first n bytes of s hold. */
 size_t utf8_count(const char *s, size_t n);
+/* s with control bytes shown as \n, \t or \xNN: text from a manifest, a
+ * repository or a host printed on its one line, unable to forge other
+ * lines or drive a terminal (caller frees). */
+char *str_oneline(const char *s);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 

@@ -96,7 +96,7 @@ test_expect_success 'a source that is a symlink in the commit is refused' '
 	mv tmp repo/deploy/tend.yaml &&
 	test_commit repo "link" &&
 	! "$TEND" validate -C repo 2>err &&
-	test_grep "source .deploy/link.conf. is or passes through a symbolic link" err
+	test_grep "source .deploy/link.conf. is a symbolic link (to ./etc/passwd.); tend reads only real files" err
 '
 
 test_expect_success 'no repository: says so and suggests what to do' '

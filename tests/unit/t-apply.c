@@ -125,7 +125,7 @@ main(void)
 	ok(strstr(script.data, "flock -n 9") != NULL, "it takes the lock");
 	ok(strstr(script.data, "ln -sfn -- 'releases/abcdef012345'") != NULL,
 	    "the release is switched by its tree id");
-	ok(strstr(script.data, "(cd '/srv/a/releases/abcdef012345' && sh -c "
+	ok(strstr(script.data, "(cd '/srv/a/releases/abcdef012345' && sh -c -- "
 	    "'make '\\''all'\\''')") != NULL, "the build runs in the new "
 	    "release, before the switch");
 	ok(strstr(script.data, "timeout 60s sh -c") != NULL, "a command's "
@@ -180,10 +180,42 @@ main(void)
 		ok(mark && mv && mv > mark, "files are renamed into place only "
 		    "after the end marker arrived");
 	}
+	host_plan_free(&p);
+	{
+		/* The host's list of the current release names what a new
+		 * one drops; a hostile list must not reach outside it. */
+		struct obs_release *r;
+		const struct action *ra;
+		size_t k;
+		int outside = 0, old = 0;
+
+		GROW(o.rel, o.nrel + 1, o.relcap);
+		r = &o.rel[o.nrel++];
+		r->path = xstrdup("/srv/a");
+		r->current = xstrdup("releases/000000000000");
+		r->ids = xstrdup("000000000000");
+		r->files = xstrdup("0 100644 old.py\n"
+		    "0 100644 ../../../etc/passwd\n"
+		    "0 100644 /etc/shadow\n"
+		    "0 100644 lib/../../x\n"
+		    "0 100644 .git/config\n"
+		    "0 100644 a//b\n");
+		plan_build(&p, &des, &o, COMMIT);
+		ra = &p.v[3];
+		for (k = 0; ra->kind == RES_RELEASE && k < ra->ndrop; k++) {
+			if (strcmp(ra->drop[k], "old.py") == 0)
+				old++;
+			else
+				outside++;
+		}
+		ok(ra->kind == RES_RELEASE && old == 1 && outside == 0,
+		    "a new release drops what the old one had, and nothing a "
+		    "hostile list names outside it");
+		host_plan_free(&p);
+	}
 	payload_free(&pl);
 	buf_free(&script);
 	record_free(rec);
-	host_plan_free(&p);
 	desired_free(&des);
 	observed_free(&o);
 	manifest_free(m);

@@ -52,5 +52,51 @@ main(void)
 	is_str(p, "ssh://git@git.example.com/team/app.git",
 	    "an ssh user is no secret and stays");
 	free(p);
+
+	{
+		/* Repository paths: relative, normalised, inside the root,
+		 * never through git's own directory. */
+		static const char *const bad[] = {
+			"", "/etc/passwd", "..", "../x", "deploy/../../x",
+			"deploy/..", "./deploy/x", "deploy/./x", "deploy//x",
+			"deploy/", ".git/config", "deploy/.git/hooks/x",
+			".GIT/config", "a/.Git", "//x",
+		};
+		static const char *const good[] = {
+			"deploy/x", "a", "..a", "a..", "a/...", ".gitignore",
+			"deploy/.github/x", "it's $(x) `y`/-rf", "-n",
+			"caf\xc3\xa9/\xff\xfe", "new\nline",
+		};
+		size_t k;
+		int n = 0;
+
+		for (k = 0; k < ARRAY_SIZE(bad); k++)
+			if (check_repo_path(bad[k]) == NULL) {
+				printf("# accepted: '%s'\n", bad[k]);
+				n++;
+			}
+		ok(n == 0, "check_repo_path refuses absolute, '..', '.', "
+		    "'//', trailing '/' and .git in any case (%zu paths)",
+		    ARRAY_SIZE(bad));
+		for (k = n = 0; k < ARRAY_SIZE(good); k++)
+			if (check_repo_path(good[k]) != NULL) {
+				printf("# refused: '%s': %s\n", good[k],
+				    check_repo_path(good[k]));
+				n++;
+			}
+		ok(n == 0, "and takes any other name, dots, quotes, leading "
+		    "'-' and raw bytes too (%zu paths)", ARRAY_SIZE(good));
+		is_str(check_repo_path("a/../../etc"), "leaves the project "
+		    "root ('..' is not allowed)", "'..' is named as leaving "
+		    "the root");
+		is_str(check_repo_path(".GIT/config"), "names git's own "
+		    "directory (.git), which is no part of the project",
+		    "'.GIT' is git's directory on a file system that ignores "
+		    "case");
+	}
+	p = str_oneline("a\nb\tc\x1b[2J\x7f\xc3\xa9 \\n");
+	is_str(p, "a\\nb\\tc\\x1b[2J\\x7f\xc3\xa9 \\n", "str_oneline "
+	    "escapes control bytes, keeps UTF-8 and everything else");
+	free(p);
 	return tap_done();
 }
