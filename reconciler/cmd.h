@@ -34,6 +34,8 @@ struct project_opts {
 	/* The daemon reads a bare cache instead: gitdir, root at path. */
 	const char *gitdir;
 	const char *path;
+	const char *secrets;		/* --secrets DIR, or NULL */
+	int secrets_unchecked;		/* no --secrets: check names only */
 };
 
 /* Options of the commands that reach hosts (plan, apply). */
@@ -52,7 +54,7 @@ struct host_opts {
 enum {
 	OPT_REV = 256, OPT_WORKTREE, OPT_MANIFEST, OPT_NO_COLOR,
 	OPT_KNOWN_HOSTS, OPT_TIMEOUT, OPT_HOST, OPT_JSON, OPT_DETAILED,
-	OPT_STATE_DIR
+	OPT_STATE_DIR, OPT_SECRETS
 };
 
 /* getopt_long entries every host command takes; end a list with them. */
@@ -66,6 +68,7 @@ enum {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "json", no_argument, NULL, OPT_JSON }, \
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
+	{ "secrets", required_argument, NULL, OPT_SECRETS }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR }, \
@@ -83,6 +86,7 @@ enum {
 "  --timeout DUR      connect and inactivity timeout (default 10s)\n" \
 "  --json             one JSON document on stdout\n" \
 "  --state-dir DIR    history database (default ~/.local/state/tend)\n" \
+"  --secrets DIR      where ${secret.NAME} is read: the file DIR/NAME\n" \
 "  -q, --quiet        print less\n" \
 "  -v, --verbose      log, per host, exec channels used and time taken\n" \
 "  --no-color         no colour (also when NO_COLOR is set)\n"
@@ -100,6 +104,8 @@ struct project {
 	struct manifest *m;
 	struct blob_cache *cache;	/* contents the hosts' runs share */
 	const char *manifest_path;	/* borrowed from the options */
+	struct secrets *secrets;	/* --secrets, or NULL */
+	int secrets_used;		/* the manifest uses a secret */
 };
 
 /*

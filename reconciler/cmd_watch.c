@@ -32,6 +32,8 @@ static const char options_help[] =
 "  --loops N          stop after N passes\n"
 "  --state-dir DIR    history and repository cache\n"
 "                     (default ~/.local/state/tend)\n"
+"  --secrets DIR      where ${secret.NAME} is read: the file DIR/NAME,\n"
+"                     read again every pass (a changed value is deployed)\n"
 "  -i, --identity F   SSH private key for hosts and ssh remotes;\n"
 "                     else ssh-agent\n"
 "  --known-hosts F    known_hosts file (default ~/.ssh/known_hosts)\n"
@@ -167,11 +169,22 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 			free(o.targets);
 			return cmd_usage(self, "-e wants ENV or ENV@BRANCH");
 		}
+	if (ho.p.secrets) {
+		struct secrets *s = secrets_open(ho.p.secrets);
+
+		if (s == NULL) {
+			fprintf(stderr, "tend watch: error: %s\n", err_msg());
+			free(o.targets);
+			return 1;
+		}
+		secrets_free(s);
+	}
 	if (ho.verbose)
 		log_init(LOG_VERBOSE);
 	if (ho.quiet)
 		log_init(LOG_QUIET);
 	o.manifest = ho.p.manifest;
+	o.secrets = ho.p.secrets;
 	o.ssh = ho.ssh;
 	o.state_dir = ho.state_dir;
 	if (o.state_dir == NULL)

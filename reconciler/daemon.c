@@ -448,6 +448,7 @@ load_target(struct daemon *d, struct pass *ps)
 	po.path = d->o->path;
 	po.manifest = d->o->manifest;
 	po.rev = ps->target;
+	po.secrets = d->o->secrets;
 	project_free(&ps->p);
 	diags_free(&ps->diags);
 	if (project_load(&ps->p, &po, &ps->diags) < 0)
@@ -564,6 +565,7 @@ deploy(struct daemon *d, struct pass *ps, int drift)
 	po.gitdir = d->gitdir;
 	po.path = d->o->path;
 	po.manifest = d->o->manifest;
+	po.secrets = d->o->secrets;
 	ctx_init(d, ps, &ctx, 1);
 	ps->runs = runs_prepare(&ps->p, ps->env, ps->hosts, ps->nhosts);
 	pthread_mutex_lock(&d->mu);

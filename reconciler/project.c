@@ -27,6 +27,8 @@ project_load(struct project *p, const struct project_opts *o,
 	    gitsrc_open(o->dir ? o->dir : ".", o->rev, o->worktree);
 	if (p->src == NULL)
 		return -1;
+	if (o->secrets && (p->secrets = secrets_open(o->secrets)) == NULL)
+		return -1;
 	f = gitsrc_files(p->src);
 	if (f->stat(f->ctx, p->manifest_path) == FT_MISSING)
 		return err_set("no manifest at %s in %s%s%s: create it, or "
@@ -41,7 +43,11 @@ project_load(struct project *p, const struct project_opts *o,
 	if (p->m == NULL)
 		return -1;
 	/* Render even a faulty model: it finds the remaining errors. */
+	memset(&rc, 0, sizeof(rc));
 	rc.files = f;
+	rc.secrets = p->secrets ? secrets_source(p->secrets) : NULL;
+	rc.secrets_unchecked = o->secrets_unchecked;
+	rc.secrets_used = &p->secrets_used;
 	rc.commit = gitsrc_commit(p->src);
 	p->cache = xcalloc(1, sizeof(*p->cache));
 	rc.cache = p->cache;	/* each blob read once, for every render */
@@ -73,6 +79,7 @@ project_free(struct project *p)
 	}
 	manifest_free(p->m);
 	gitsrc_free(p->src);
+	secrets_free(p->secrets);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -141,6 +148,9 @@ host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
 		return 1;
 	case OPT_STATE_DIR:
 		o->state_dir = arg;
+		return 1;
+	case OPT_SECRETS:
+		o->p.secrets = arg;
 		return 1;
 	case 'q':
 		o->quiet = 1;
@@ -234,9 +244,11 @@ runs_prepare(const struct project *p, const struct env *e,
 	struct render_ctx rc;
 	size_t i;
 
+	memset(&rc, 0, sizeof(rc));
 	rc.files = gitsrc_files(p->src);
 	rc.commit = gitsrc_commit(p->src);
 	rc.cache = p->cache;
+	rc.secrets = p->secrets ? secrets_source(p->secrets) : NULL;
 	for (i = 0; i < n; i++) {
 		struct host_run *r = &runs[i];
 		const struct host *h = &p->m->hosts[hosts[i]];
