@@ -43,7 +43,7 @@ warn_open_mode(const char *path, mode_t mode, int isdir)
 	if (i == nwarned) {
 		GROW(warned, nwarned + 1, warned_cap);
 		warned[nwarned++] = xstrdup(path);
-		log_warnx("warning: the secrets %s %s is open to group or "
+		log_warnx("the secrets %s %s is open to group or "
 		    "others (mode %04o): chmod %s %s", isdir ? "directory" :
 		    "file", path, (unsigned)(mode & 07777), isdir ? "700" :
 		    "600", path);
