@@ -29,6 +29,7 @@ struct daemon_opts {
 	int plan_prs;			/* plan pull request heads */
 	const char *state_dir;
 	const char *secrets;		/* --secrets DIR, or NULL */
+	const char *allowed_signers;	/* --allowed-signers FILE, or NULL */
 	struct ssh_opts ssh;
 	struct report_opts report;	/* commit statuses */
 };
