@@ -61,12 +61,12 @@ parent_of(const char *path)
 
 /* chmod/chown/chgrp lines for one path as the resource declares. */
 static void
-attrs(struct buf *s, const struct resource *res, const char *path,
-    const char *what)
+attrs(struct buf *s, const struct resource *res, unsigned mode,
+    const char *path, const char *what)
 {
 	if (res->kind == RES_SYMLINK)
 		return;
-	sh_addf(s, "chmod %o -- %Q || fail %Q\n", res->mode, path, what);
+	sh_addf(s, "chmod %o -- %Q || fail %Q\n", mode, path, what);
 	if (res->owner && res->group)
 		sh_addf(s, "chown -- %Q:%Q %Q || fail %Q\n", res->owner,
 		    res->group, path, what);
@@ -472,11 +472,11 @@ commit_action(struct buf *s, struct buf *later, const struct action *a,
 	case ACT_UPDATE:
 		if (a->kind == RES_DIRECTORY) {
 			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", a->key, what);
-			attrs(s, res, a->key, what);
+			attrs(s, res, a->rr->mode, a->key, what);
 		} else if (a->kind == RES_FILE && uploads(a)) {
 			bug("file uploads are renamed in batches");
 		} else if (a->kind == RES_FILE) {
-			attrs(s, res, a->key, what);
+			attrs(s, res, a->rr->mode, a->key, what);
 		} else if (a->kind == RES_SYMLINK) {
 			if (a->parent_missing)
 				sh_addf(s, "mkdir -p -- %Q || fail %Q\n",
@@ -522,12 +522,13 @@ same_opt(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* res NULL: a unit file, 0644 and left to its owner. */
+/* rr NULL: a unit file, 0644 and left to its owner. */
 static void
-attr_group_add(struct attr_groups *gs, const struct resource *res,
+attr_group_add(struct attr_groups *gs, const struct rendered_res *rr,
     const char *path)
 {
-	unsigned mode = res ? res->mode : 0644;
+	const struct resource *res = rr ? rr->res : NULL;
+	unsigned mode = rr ? rr->mode : 0644;
 	const char *owner = res ? res->owner : NULL;
 	const char *group = res ? res->group : NULL;
 	struct attr_group *g = NULL;
@@ -672,7 +673,10 @@ apply_script(struct buf *s, struct payload *payload,
 	    nonce);
 	buf_adds(s,
 	    "fail() { printf 'tend-failed:%s\\0' \"$1\"; exit 1; }\n"
-	    "mkdir -p \"$S\" || fail \"could not create $S\"\n"
+	    /* The record holds hashes of files that may hold secrets: a
+	     * guess at a secret could be checked against them. */
+	    "mkdir -p \"$S\" && chmod 700 \"$S\" || "
+	    "fail \"could not create $S\"\n"
 	    "exec 9>>\"$S/lock\" || fail \"could not open $S/lock\"\n"
 	    "if ! flock -n 9; then printf 'tend-locked:'; cat \"$S/lock\"; "
 	    "printf '\\0'; exit 75; fi\n");
@@ -727,7 +731,7 @@ apply_script(struct buf *s, struct payload *payload,
 		tmp = upload_tmp(upload_path(a), nonce);
 		GROW(tarv, ntar + 1, tarcap);
 		tarv[ntar++] = a;
-		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
+		attr_group_add(&groups, a->kind == RES_FILE ? a->rr : NULL,
 		    tmp);
 		free(tmp);
 	}

@@ -34,6 +34,11 @@ struct project_opts {
 	/* The daemon reads a bare cache instead: gitdir, root at path. */
 	const char *gitdir;
 	const char *path;
+	const char *secrets;		/* --secrets DIR, or NULL */
+	int secrets_unchecked;		/* no --secrets: check names only */
+	const char *allowed_signers;	/* --allowed-signers FILE, or NULL */
+	int unsigned_ok;		/* plan: an unsigned commit is noted,
+					 * not refused */
 };
 
 /* Options of the commands that reach hosts (plan, apply). */
@@ -52,7 +57,7 @@ struct host_opts {
 enum {
 	OPT_REV = 256, OPT_WORKTREE, OPT_MANIFEST, OPT_NO_COLOR,
 	OPT_KNOWN_HOSTS, OPT_TIMEOUT, OPT_HOST, OPT_JSON, OPT_DETAILED,
-	OPT_STATE_DIR
+	OPT_STATE_DIR, OPT_SECRETS, OPT_ALLOWED_SIGNERS
 };
 
 /* getopt_long entries every host command takes; end a list with them. */
@@ -66,6 +71,8 @@ enum {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
 	{ "json", no_argument, NULL, OPT_JSON }, \
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR }, \
+	{ "secrets", required_argument, NULL, OPT_SECRETS }, \
+	{ "allowed-signers", required_argument, NULL, OPT_ALLOWED_SIGNERS }, \
 	{ "quiet", no_argument, NULL, 'q' }, \
 	{ "verbose", no_argument, NULL, 'v' }, \
 	{ "no-color", no_argument, NULL, OPT_NO_COLOR }, \
@@ -83,6 +90,10 @@ enum {
 "  --timeout DUR      connect and inactivity timeout (default 10s)\n" \
 "  --json             one JSON document on stdout\n" \
 "  --state-dir DIR    history database (default ~/.local/state/tend)\n" \
+"  --secrets DIR      where ${secret.NAME} is read: the file DIR/NAME\n" \
+"  --allowed-signers F\n" \
+"                     deploy only commits signed by a key in F (OpenSSH\n" \
+"                     allowed-signers format, kept outside the repository)\n" \
 "  -q, --quiet        print less\n" \
 "  -v, --verbose      log, per host, exec channels used and time taken\n" \
 "  --no-color         no colour (also when NO_COLOR is set)\n"
@@ -100,13 +111,23 @@ struct project {
 	struct manifest *m;
 	struct blob_cache *cache;	/* contents the hosts' runs share */
 	const char *manifest_path;	/* borrowed from the options */
+	struct secrets *secrets;	/* --secrets, or NULL */
+	int secrets_used;		/* the manifest uses a secret */
+	const char *allowed_signers;	/* borrowed from the options */
+	/* With --allowed-signers: why the commit is not signed by an
+	 * allowed signer ("commit 5e6f7a8 is not signed by an allowed
+	 * signer: it has no signature"), or NULL when it is. */
+	char *unsigned_why;
+	int refused;			/* ... and project_load refused it */
 };
 
 /*
- * Open the repository, read and validate the manifest, and render every
+ * Open the repository, check the commit's signature (with
+ * --allowed-signers), read and validate the manifest, and render every
  * environment and host to find every error.  Returns 0; or -1 with either
  * diagnostics in diags or a single message in err_msg() (no repository,
- * bad revision, no manifest).  Free with project_free either way.
+ * bad revision, no manifest, a commit refused: then p->refused is set).
+ * Free with project_free either way.
  */
 int project_load(struct project *p, const struct project_opts *o,
     struct diags *diags);

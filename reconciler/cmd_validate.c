@@ -13,6 +13,8 @@ static const char options_help[] =
 "  --worktree       read the files in the work tree instead of a commit\n"
 "  --manifest PATH  manifest, relative to the project root\n"
 "                   (default deploy/tend.yaml)\n"
+"  --secrets DIR    check that each ${secret.NAME} is a file in DIR\n"
+"                   (without it, only the names are checked)\n"
 "  -q, --quiet      print only errors\n"
 "  --no-color       no colour in the output\n";
 
@@ -23,6 +25,7 @@ cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 		{ "rev", required_argument, NULL, OPT_REV },
 		{ "worktree", no_argument, NULL, OPT_WORKTREE },
 		{ "manifest", required_argument, NULL, OPT_MANIFEST },
+		{ "secrets", required_argument, NULL, OPT_SECRETS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
@@ -48,6 +51,9 @@ cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 		case OPT_MANIFEST:
 			o.manifest = optarg;
 			break;
+		case OPT_SECRETS:
+			o.secrets = optarg;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -69,6 +75,9 @@ cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 		return cmd_usage(self, "--rev and --worktree exclude each "
 		    "other");
 
+	/* Pre-commit hooks and CI have no secrets: without --secrets
+	 * only the names of secrets are checked. */
+	o.secrets_unchecked = o.secrets == NULL;
 	rc = project_load(&p, &o, &diags);
 	if (rc == 0) {
 		if (!quiet)
@@ -77,6 +86,10 @@ cmd_validate(const struct cmd_entry *self, int argc, char **argv)
 			    p.m->nenvs, p.m->nenvs == 1 ? "" : "s",
 			    p.m->nhosts, p.m->nhosts == 1 ? "" : "s",
 			    p.m->nres, p.m->nres == 1 ? "" : "s");
+		if (!quiet && p.secrets_used && o.secrets == NULL)
+			fprintf(stderr, "note: the secrets it uses were not "
+			    "looked for: pass --secrets DIR to check that "
+			    "each exists\n");
 	} else {
 		project_report(&p, &diags);
 	}

@@ -1,7 +1,9 @@
 /* cmd_watch: `tend watch`, run the daemon. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "daemon.h"
@@ -32,6 +34,12 @@ static const char options_help[] =
 "  --loops N          stop after N passes\n"
 "  --state-dir DIR    history and repository cache\n"
 "                     (default ~/.local/state/tend)\n"
+"  --secrets DIR      where ${secret.NAME} is read: the file DIR/NAME,\n"
+"                     read again every pass (a changed value is deployed)\n"
+"  --allowed-signers F\n"
+"                     deploy only commits signed by a key in F (OpenSSH\n"
+"                     allowed-signers format, kept outside the repository);\n"
+"                     others are held back and get an error status\n"
 "  -i, --identity F   SSH private key for hosts and ssh remotes;\n"
 "                     else ssh-agent\n"
 "  --known-hosts F    known_hosts file (default ~/.ssh/known_hosts)\n"
@@ -167,11 +175,30 @@ cmd_watch(const struct cmd_entry *self, int argc, char **argv)
 			free(o.targets);
 			return cmd_usage(self, "-e wants ENV or ENV@BRANCH");
 		}
+	if (ho.p.allowed_signers && access(ho.p.allowed_signers, R_OK) < 0) {
+		fprintf(stderr, "tend watch: error: cannot read the allowed "
+		    "signers file %s: %s\n", ho.p.allowed_signers,
+		    strerror(errno));
+		free(o.targets);
+		return 1;
+	}
+	if (ho.p.secrets) {
+		struct secrets *s = secrets_open(ho.p.secrets);
+
+		if (s == NULL) {
+			fprintf(stderr, "tend watch: error: %s\n", err_msg());
+			free(o.targets);
+			return 1;
+		}
+		secrets_free(s);
+	}
 	if (ho.verbose)
 		log_init(LOG_VERBOSE);
 	if (ho.quiet)
 		log_init(LOG_QUIET);
 	o.manifest = ho.p.manifest;
+	o.secrets = ho.p.secrets;
+	o.allowed_signers = ho.p.allowed_signers;
 	o.ssh = ho.ssh;
 	o.state_dir = ho.state_dir;
 	if (o.state_dir == NULL)

@@ -296,6 +296,7 @@ struct pass {
 	size_t *hosts, nhosts;
 	struct host_run *runs;
 	enum outcome out;
+	int plan_only;			/* a pull request head: never applied */
 	const char *trigger;
 	char *message;
 	int drift_found, drift_corrected;
@@ -448,6 +449,9 @@ load_target(struct daemon *d, struct pass *ps)
 	po.path = d->o->path;
 	po.manifest = d->o->manifest;
 	po.rev = ps->target;
+	po.secrets = d->o->secrets;
+	po.allowed_signers = d->o->allowed_signers;
+	po.unsigned_ok = ps->plan_only;
 	project_free(&ps->p);
 	diags_free(&ps->diags);
 	if (project_load(&ps->p, &po, &ps->diags) < 0)
@@ -564,6 +568,8 @@ deploy(struct daemon *d, struct pass *ps, int drift)
 	po.gitdir = d->gitdir;
 	po.path = d->o->path;
 	po.manifest = d->o->manifest;
+	po.secrets = d->o->secrets;
+	po.allowed_signers = d->o->allowed_signers;
 	ctx_init(d, ps, &ctx, 1);
 	ps->runs = runs_prepare(&ps->p, ps->env, ps->hosts, ps->nhosts);
 	pthread_mutex_lock(&d->mu);
@@ -705,12 +711,13 @@ again:
 		ps.trigger = "new commit";
 		set_message(&ps, "%s", why);
 		free(why);
-		/* An invalid commit will not become valid: hold it back and
-		 * keep the hosts on the last good one.  (Only a commit with
-		 * diagnostics: a cache that cannot be read is retried.) */
-		if (ps.at_head && ps.we->name && ps.diags.n)
+		/* An invalid commit will not become valid, nor will an
+		 * unsigned one become signed: hold it back and keep the
+		 * hosts on the last good one.  (Only such a commit: a cache
+		 * that cannot be read is retried.) */
+		if (ps.at_head && ps.we->name && (ps.diags.n || ps.p.refused))
 			post_status(d, &ps, ST_ERROR, ps.message);
-		if (ps.at_head && ps.we->name && ps.diags.n) {
+		if (ps.at_head && ps.we->name && (ps.diags.n || ps.p.refused)) {
 			free(ps.st.failed);
 			ps.st.failed = xstrdup(ps.head);
 			free(ps.st.failed_why);
@@ -826,6 +833,7 @@ plan_pull(struct daemon *d, struct watch_env *we, const struct pull_head *h,
 	memset(&ps, 0, sizeof(ps));
 	ps.we = we;
 	ps.start_ms = wall_ms();
+	ps.plan_only = 1;
 	snprintf(ps.target, sizeof(ps.target), "%s", h->sha);
 	snprintf(ps.head, sizeof(ps.head), "%s", h->sha);
 	if (load_target(d, &ps) < 0) {

@@ -28,6 +28,8 @@ struct daemon_opts {
 	int self_heal;			/* apply to drifted hosts */
 	int plan_prs;			/* plan pull request heads */
 	const char *state_dir;
+	const char *secrets;		/* --secrets DIR, or NULL */
+	const char *allowed_signers;	/* --allowed-signers FILE, or NULL */
 	struct ssh_opts ssh;
 	struct report_opts report;	/* commit statuses */
 };

@@ -1072,6 +1072,31 @@ gitsrc_gitdir(const struct gitsrc *src)
 }
 
 int
+gitsrc_signature(struct gitsrc *src, struct buf *sig, struct buf *data)
+{
+	git_buf s = GIT_BUF_INIT, d = GIT_BUF_INIT;
+	git_oid id;
+	int rc;
+
+	if (src->repo == NULL || src->commit == NULL || src->worktree)
+		return 0;
+	git_oid_cpy(&id, git_commit_id(src->commit));
+	pthread_mutex_lock(&src->mu);
+	rc = git_commit_extract_signature(&s, &d, src->repo, &id, NULL);
+	pthread_mutex_unlock(&src->mu);
+	if (rc == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return err_set("cannot read the signature of commit %s: %s",
+		    src->short_id, git_msg());
+	buf_add(sig, s.ptr, s.size);
+	buf_add(data, d.ptr, d.size);
+	git_buf_dispose(&s);
+	git_buf_dispose(&d);
+	return 1;
+}
+
+int
 gitsrc_pull_heads(const char *gitdir, struct pull_head **out, size_t *n)
 {
 	static const char *const globs[] = { "refs/pull/*/head",

@@ -79,6 +79,14 @@ const char *gitsrc_subject(const struct gitsrc *src);
 const char *gitsrc_author(const struct gitsrc *src);
 long long gitsrc_time(const struct gitsrc *src);
 
+/*
+ * The commit's signature (its gpgsig header, as text) into sig and the
+ * bytes it signs (the commit without that header) into data.  Returns 1
+ * when the commit is signed, 0 when it is not (or for a work tree), -1
+ * with err_set.
+ */
+int gitsrc_signature(struct gitsrc *src, struct buf *sig, struct buf *data);
+
 /* The URL of remote name ("origin"), or NULL (caller frees). */
 char *gitsrc_remote_url(const struct gitsrc *src, const char *name);
 /* The repository's git directory, or NULL for a work tree outside git. */

@@ -128,6 +128,8 @@ plan_present(struct host_plan *p, const struct rendered_res *rr,
 	a->rr = rr;
 	a->obs = e;
 	a->rec = rec;
+	/* What tend wrote there before may have held a secret too. */
+	a->sensitive = rr->sensitive || (rec && rec->sensitive);
 	if (res->kind == RES_FILE)
 		sha256_hex(rr->content.data ? rr->content.data : "",
 		    rr->content.len, a->hash);
@@ -155,7 +157,7 @@ plan_present(struct host_plan *p, const struct rendered_res *rr,
 	    strcmp(e->target ? e->target : "", rr->target) != 0)
 		a->changes |= CH_TARGET;
 	if (res->kind != RES_SYMLINK) {
-		if (e->mode != res->mode)
+		if (e->mode != rr->mode)
 			a->changes |= CH_MODE;
 		if (!same_user(res->owner, e->owner, e->uid))
 			a->changes |= CH_OWNER;
@@ -171,7 +173,7 @@ plan_present(struct host_plan *p, const struct rendered_res *rr,
 	if (rec)
 		a->drift = ((a->changes & CH_CONTENT) &&
 		    strcmp(rec->hash, a->hash) == 0) ||
-		    ((a->changes & CH_MODE) && rec->mode == res->mode) ||
+		    ((a->changes & CH_MODE) && rec->mode == rr->mode) ||
 		    ((a->changes & CH_TARGET) && rec->target &&
 		    strcmp(rec->target, rr->target) == 0) ||
 		    ((a->changes & CH_OWNER) && same_str(rec->owner,
@@ -761,7 +763,8 @@ plan_record(const struct desired *d, const struct observed *o,
 			sha256_hex(rr->content.data ? rr->content.data : "",
 			    rr->content.len, r.hash);
 		if (res->kind != RES_SYMLINK)
-			r.mode = res->mode;
+			r.mode = rr->mode;
+		r.sensitive = rr->sensitive;
 		r.owner = res->owner;
 		r.group = res->group;
 		r.target = rr->target;

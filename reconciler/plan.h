@@ -49,6 +49,9 @@ struct action {
 	int parent_missing;			/* parent not there (yet) */
 	char *why;				/* conflict or forget: why */
 	char hash[65];				/* file: sha256 of the new content */
+	int sensitive;				/* file: its content, new or
+						 * old, holds a secret: never
+						 * shown, never read back */
 	struct buf old;				/* old content, for diffs */
 	int have_old;
 	/* release: files of the tree to send, and old ones to drop */

@@ -9,6 +9,40 @@
 #include "log.h"
 #include "health.h"
 #include "render.h"
+#include "signers.h"
+
+/* With --allowed-signers: whether the commit is signed by an allowed
+ * signer.  0 when it is, or when it is not but o->unsigned_ok (the reason
+ * is kept in p->unsigned_why either way); -1 with err_set otherwise. */
+static int
+check_signature(struct project *p, const struct project_opts *o)
+{
+	struct buf sig = BUF_INIT, data = BUF_INIT;
+	char *why = NULL;
+	int rc;
+
+	if ((rc = gitsrc_signature(p->src, &sig, &data)) < 0)
+		goto done;
+	if (rc == 0)
+		why = xstrdup("it has no signature");
+	else if ((rc = signers_check(o->allowed_signers, &sig, &data,
+	    &why)) < 0)
+		goto done;
+	rc = 0;
+	if (why) {
+		p->unsigned_why = xasprintf("commit %s is not signed by an "
+		    "allowed signer: %s", gitsrc_commit_short(p->src), why);
+		if (!o->unsigned_ok) {
+			p->refused = 1;
+			rc = err_set("%s", p->unsigned_why);
+		}
+	}
+done:
+	free(why);
+	buf_free(&sig);
+	buf_free(&data);
+	return rc;
+}
 
 int
 project_load(struct project *p, const struct project_opts *o,
@@ -21,11 +55,18 @@ project_load(struct project *p, const struct project_opts *o,
 
 	memset(p, 0, sizeof(*p));
 	p->manifest_path = o->manifest ? o->manifest : "deploy/tend.yaml";
+	p->allowed_signers = o->allowed_signers;
 	if ((why = check_repo_path(p->manifest_path)) != NULL)
 		return err_set("--manifest %s %s", p->manifest_path, why);
 	p->src = o->gitdir ? gitsrc_open_bare(o->gitdir, o->path, o->rev) :
 	    gitsrc_open(o->dir ? o->dir : ".", o->rev, o->worktree);
 	if (p->src == NULL)
+		return -1;
+	/* Before anything of the commit is read: a refused commit is
+	 * refused whatever it holds. */
+	if (o->allowed_signers && !o->worktree && check_signature(p, o) < 0)
+		return -1;
+	if (o->secrets && (p->secrets = secrets_open(o->secrets)) == NULL)
 		return -1;
 	f = gitsrc_files(p->src);
 	if (f->stat(f->ctx, p->manifest_path) == FT_MISSING)
@@ -41,7 +82,11 @@ project_load(struct project *p, const struct project_opts *o,
 	if (p->m == NULL)
 		return -1;
 	/* Render even a faulty model: it finds the remaining errors. */
+	memset(&rc, 0, sizeof(rc));
 	rc.files = f;
+	rc.secrets = p->secrets ? secrets_source(p->secrets) : NULL;
+	rc.secrets_unchecked = o->secrets_unchecked;
+	rc.secrets_used = &p->secrets_used;
 	rc.commit = gitsrc_commit(p->src);
 	p->cache = xcalloc(1, sizeof(*p->cache));
 	rc.cache = p->cache;	/* each blob read once, for every render */
@@ -57,6 +102,11 @@ project_report(const struct project *p, struct diags *diags)
 
 	if (diags->n == 0) {
 		fprintf(stderr, "tend: error: %s\n", err_msg());
+		if (p->refused)
+			fprintf(stderr, "tend: only commits signed by a key in "
+			    "%s are deployed: sign it (git commit -S, with "
+			    "gpg.format ssh), or add its signer's key there; "
+			    "no host was touched\n", p->allowed_signers);
 		return;
 	}
 	n = diags_print(diags, stderr);
@@ -73,6 +123,8 @@ project_free(struct project *p)
 	}
 	manifest_free(p->m);
 	gitsrc_free(p->src);
+	secrets_free(p->secrets);
+	free(p->unsigned_why);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -141,6 +193,12 @@ host_opt(const struct cmd_entry *c, struct host_opts *o, int ch,
 		return 1;
 	case OPT_STATE_DIR:
 		o->state_dir = arg;
+		return 1;
+	case OPT_SECRETS:
+		o->p.secrets = arg;
+		return 1;
+	case OPT_ALLOWED_SIGNERS:
+		o->p.allowed_signers = arg;
 		return 1;
 	case 'q':
 		o->quiet = 1;
@@ -234,9 +292,11 @@ runs_prepare(const struct project *p, const struct env *e,
 	struct render_ctx rc;
 	size_t i;
 
+	memset(&rc, 0, sizeof(rc));
 	rc.files = gitsrc_files(p->src);
 	rc.commit = gitsrc_commit(p->src);
 	rc.cache = p->cache;
+	rc.secrets = p->secrets ? secrets_source(p->secrets) : NULL;
 	for (i = 0; i < n; i++) {
 		struct host_run *r = &runs[i];
 		const struct host *h = &p->m->hosts[hosts[i]];
@@ -283,10 +343,16 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	if (hc->o.verbose)
 		log_init(LOG_VERBOSE);
 	color_init(1, hc->o.p.no_color || hc->o.json);
+	/* A plan changes nothing: it shows an unsigned commit, and says
+	 * that apply would refuse it. */
+	hc->o.p.unsigned_ok = strcmp(self->name, "plan") == 0;
 	if (project_load(&hc->p, &hc->o.p, &hc->diags) < 0) {
 		project_report(&hc->p, &hc->diags);
 		return 1;
 	}
+	if (hc->p.unsigned_why)
+		log_warnx("%s; apply and watch refuse it",
+		    hc->p.unsigned_why);
 	if (select_hosts(hc->p.m, &hc->o, &hc->env, &hc->hosts, &hc->n) < 0)
 		return 1;
 	ssh_global_init();

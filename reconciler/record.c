@@ -83,6 +83,7 @@ record_parse(const char *text, size_t len)
 		rr.group = get_string(it, "group");
 		rr.target = get_string(it, "target");
 		rr.created = json_is_true(json_object_get(it, "created"));
+		rr.sensitive = json_is_true(json_object_get(it, "sensitive"));
 		GROW(r->res, r->nres + 1, r->cap);
 		r->res[r->nres++] = rr;	/* takes the strings */
 	}
@@ -154,6 +155,8 @@ record_encode(const struct record *r)
 		set_str(o, "group", rr->group);
 		set_str(o, "target", rr->target);
 		json_object_set_new(o, "created", json_boolean(rr->created));
+		if (rr->sensitive)
+			json_object_set_new(o, "sensitive", json_true());
 		json_array_append_new(list, o);
 	}
 	json_object_set_new(root, "resources", list);

@@ -21,6 +21,7 @@ struct rec_res {
 	char *owner, *group;		/* as declared; NULL: not managed */
 	char *target;			/* symlink */
 	int created;			/* tend created it (else it was there) */
+	int sensitive;			/* file: its content held a secret */
 };
 
 struct record {

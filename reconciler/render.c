@@ -19,6 +19,8 @@ struct renderer {
 	/* variables being expanded, outermost first: a loop re-enters one */
 	const char *stack[MAX_VAR_DEPTH];
 	int depth;
+	int in_content;			/* expanding a file's content */
+	int used_secret;		/* ... and it used a secret */
 };
 
 /* Where a piece of text came from, to point errors into it. */
@@ -156,6 +158,43 @@ suggest_var(struct renderer *r, const char *name)
 	return best;
 }
 
+/* Append the value of ${secret.NAME}: only into a file's content, where
+ * it is kept out of every output; anywhere else it would show. */
+static int
+expand_secret(struct renderer *r, const struct origin *o, size_t off,
+    const char *name, struct buf *out)
+{
+	const struct secret_source *src = r->rc->secrets;
+	const struct buf *value;
+	int line, col;
+
+	origin_pos(o, off, &line, &col);
+	if (!r->in_content) {
+		report(r, o->file, line, col, "secret '%s' used outside a "
+		    "file's content: secrets may appear only in a file "
+		    "resource's 'content' or template, where tend keeps them "
+		    "out of plans and logs", name);
+		return -1;
+	}
+	r->used_secret = 1;
+	if (r->rc->secrets_used)
+		*r->rc->secrets_used = 1;
+	if (src == NULL) {
+		if (r->rc->secrets_unchecked)
+			return 0;
+		report(r, o->file, line, col, "'${secret.%s}' needs the "
+		    "secrets directory: pass --secrets DIR (a directory "
+		    "outside the repository with one file per secret)", name);
+		return -1;
+	}
+	if (src->get(src->ctx, name, &value) < 0) {
+		report(r, o->file, line, col, "%s", err_msg());
+		return -1;
+	}
+	buf_add(out, value->data, value->len);
+	return 0;
+}
+
 /* Append the value of variable name, itself expanded. */
 static int
 expand_var(struct renderer *r, const struct origin *o, size_t off,
@@ -171,6 +210,8 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 		buf_adds(out, val);
 		return 0;
 	}
+	if (str_has_prefix(name, "secret."))
+		return expand_secret(r, o, off, name + 7, out);
 	if (str_has_prefix(name, "tend.")) {
 		origin_pos(o, off, &line, &col);
 		report(r, o->file, line, col, "unknown built-in variable "
@@ -249,7 +290,7 @@ expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
     struct buf *out)
 {
 	size_t i = 0;
-	int rc = 0, line, col;
+	int rc = 0, line, col, is_secret;
 
 	while (i < len) {
 		if (out->len > MAX_EXPANSION)
@@ -279,7 +320,16 @@ expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
 			return -1;
 		}
 		n = (size_t)(end - (s + i + 2));
-		if (!valid_var_name(s + i + 2, n)) {
+		is_secret = n >= 7 && strncmp(s + i + 2, "secret.", 7) == 0;
+		if (is_secret && !secrets_valid_name(s + i + 9, n - 7)) {
+			origin_pos(o, i, &line, &col);
+			report(r, o->file, line, col, "invalid secret name "
+			    "in '${%.*s}': letters, digits, '_', '.' and '-', "
+			    "not starting with '.' or '-', at most 128",
+			    (int)(n > 40 ? 40 : n), s + i + 2);
+			rc = -1;
+		} else if (!is_secret &&
+		    !valid_var_name(s + i + 2, n)) {
 			origin_pos(o, i, &line, &col);
 			report(r, o->file, line, col, "invalid variable "
 			    "reference '${%.*s}': names have letters, digits, "
@@ -437,8 +487,10 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		o.file = r->m->file;
 		o.sv = &res->content;
 		o.text = NULL;
+		r->in_content = 1;
 		expand(r, &o, res->content.s, strlen(res->content.s),
 		    &rr->content);
+		r->in_content = 0;
 		return;
 	}
 	if (f->stat(f->ctx, rr->source) != FT_FILE)
@@ -468,8 +520,11 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		if (memchr(raw.data, '\0', raw.len))
 			report(r, rr->source, 1, 1, "template is a binary "
 			    "file (it has NUL bytes); set template: false");
-		else
+		else {
+			r->in_content = 1;
 			expand(r, &o, raw.data, raw.len, &rr->content);
+			r->in_content = 0;
+		}
 		buf_free(&raw);
 	} else if (r->rc->cache) {
 		struct blob_cache *c = r->rc->cache;
@@ -520,8 +575,17 @@ render_res(struct renderer *r, const struct resource *res,
 		free(rr->from);
 		rr->from = NULL;
 	}
-	if (res->kind == RES_FILE && rr->key != NULL)
+	rr->mode = res->mode;
+	if (res->kind == RES_FILE && rr->key != NULL) {
+		r->used_secret = 0;
 		render_file_content(r, rr);
+		/* Readable by the owner alone unless the manifest says. */
+		if (r->used_secret) {
+			rr->sensitive = 1;
+			if (!res->has_mode)
+				rr->mode = 0600;
+		}
+	}
 	if (res->kind == RES_RELEASE && rr->from && !res->absent &&
 	    r->rc->files->list) {
 		if (r->rc->files->list(r->rc->files->ctx, rr->from,
@@ -629,6 +693,8 @@ desired_free(struct desired *d)
 		free(rr->unless);
 		free(rr->unit_path);
 		free(rr->unit_name);
+		if (rr->sensitive && rr->content.data)
+			explicit_bzero(rr->content.data, rr->content.len);
 		if (!rr->content_shared)
 			buf_free(&rr->content);
 		tree_list_free(&rr->tree);

@@ -8,6 +8,11 @@
  * then the top-level vars; ${tend.app}, ${tend.env}, ${tend.host},
  * ${tend.address}, ${tend.commit} and ${tend.commit_short} are built in;
  * $${ is a literal ${.  A variable's value may itself use variables.
+ *
+ * ${secret.NAME} is a secret's value (secrets.h), allowed only in a
+ * file's content (content, or a template), never expanded further.  A
+ * file whose content uses one is sensitive: its content is never shown
+ * (plan, --json, logs), and its mode defaults to 0600.
  */
 #ifndef TEND_RENDER_H
 #define TEND_RENDER_H
@@ -16,6 +21,7 @@
 #include "diag.h"
 #include "gitsrc.h"
 #include "manifest.h"
+#include "secrets.h"
 
 /* File contents read once and shared by every host that gets them as
  * they are (no template): ten hosts, one copy. */
@@ -31,6 +37,12 @@ struct render_ctx {
 	const struct files *files;
 	const char *commit;		/* full hex id */
 	struct blob_cache *cache;	/* NULL: each host reads its own */
+	/* ${secret.NAME}; NULL: no --secrets given, and a secret used is an
+	 * error, unless secrets_unchecked (validate): then only names are
+	 * checked and secrets expand to nothing. */
+	const struct secret_source *secrets;
+	int secrets_unchecked;
+	int *secrets_used;		/* set to 1 when one is used; or NULL */
 };
 
 struct rendered_res {
@@ -43,6 +55,9 @@ struct rendered_res {
 	char release_id[13];		/* release: tree id, 12 hex digits */
 	char *unit_path;		/* service: /etc/systemd/system/NAME */
 	char *unit_name;		/* service: NAME.service */
+	unsigned mode;			/* directory, file: as declared, or
+					 * the default (0600 if sensitive) */
+	int sensitive;			/* file: its content uses a secret */
 };
 
 struct rendered_check {

@@ -141,8 +141,9 @@ fetch_old(struct ssh *c, struct host_plan *p)
 	for (i = 0; i < p->n; i++) {
 		struct action *a = &p->v[i];
 
+		/* A secret, new or old, is never read back. */
 		if (a->op == ACT_UPDATE && (a->changes & CH_CONTENT) &&
-		    a->obs->size <= 256 * 1024 && a->rr->content.len <=
+		    !a->sensitive && a->obs->size <= 256 * 1024 && a->rr->content.len <=
 		    256 * 1024) {
 			paths[n] = a->key;
 			acts[n++] = a;

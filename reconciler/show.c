@@ -120,11 +120,13 @@ describe(struct buf *b, const struct action *a)
 	}
 	switch (a->op) {
 	case ACT_CREATE:
-		if (a->kind == RES_FILE)
+		if (a->kind == RES_FILE && a->sensitive)
+			buf_addf(b, "sensitive, mode %04o", a->rr->mode);
+		else if (a->kind == RES_FILE)
 			buf_addf(b, "%zu bytes, mode %04o", a->rr->content.len,
-			    res->mode);
+			    a->rr->mode);
 		else if (a->kind == RES_DIRECTORY)
-			buf_addf(b, "mode %04o", res->mode);
+			buf_addf(b, "mode %04o", a->rr->mode);
 		else if (a->kind == RES_SYMLINK)
 			buf_addf(b, "-> %s", a->rr->target);
 		if (a->parents)
@@ -132,7 +134,8 @@ describe(struct buf *b, const struct action *a)
 		break;
 	case ACT_UPDATE:
 		if (a->changes & CH_CONTENT) {
-			buf_adds(b, "content");
+			buf_adds(b, a->sensitive ? "sensitive content" :
+			    "content");
 			sep = ", ";
 		}
 		if (a->changes & CH_TARGET) {
@@ -142,7 +145,7 @@ describe(struct buf *b, const struct action *a)
 		}
 		if (a->changes & CH_MODE) {
 			buf_addf(b, "%smode %04o -> %04o", sep, e->mode,
-			    res->mode);
+			    a->rr->mode);
 			sep = ", ";
 		}
 		if (a->changes & CH_OWNER) {
@@ -175,6 +178,11 @@ show_content_change(FILE *out, const struct action *a)
 	struct buf d = BUF_INIT;
 	size_t off = 0;
 
+	/* Not even sizes: they say something about a secret too. */
+	if (a->sensitive) {
+		fprintf(out, "      sensitive content changed (not shown)\n");
+		return;
+	}
 	if (!a->have_old) {
 		fprintf(out, "      content changed (%lld -> %zu bytes)\n",
 		    a->obs->size, nw->len);
@@ -355,10 +363,12 @@ action_json(const struct action *a, int with_diff)
 	json_object_set_new(o, "changes", ch);
 	json_object_set_new(o, "drift", json_boolean(a->drift));
 	json_object_set_new(o, "prune", json_boolean(a->prune));
+	json_object_set_new(o, "sensitive", json_boolean(a->sensitive));
 	describe(&b, a);
 	json_object_set_new(o, "detail", json_string(buf_str(&b)));
 	buf_reset(&b);
-	if (with_diff && a->have_old && (a->changes & CH_CONTENT) &&
+	if (with_diff && !a->sensitive && a->have_old &&
+	    (a->changes & CH_CONTENT) &&
 	    diff_is_text(buf_str(&a->old), a->old.len) &&
 	    diff_is_text(buf_str(&a->rr->content),
 	    a->rr->content.len) &&

@@ -10,6 +10,7 @@ PORT=$((20000 + $$ % 20000))
 LISTEN=127.0.0.1:$PORT
 SECRET="s3cret value"
 export TEND_WEBHOOK_SECRET="$SECRET"
+test_sensitive "$SECRET"
 STATE=$TRASH/state
 WAIT_LOG=$TRASH/watch.log
 WATCH="$TEND watch --repo $TRASH/origin.git -e production@main --state-dir $STATE $TEND_SSH"

@@ -75,6 +75,9 @@ test_expect_success 'a key the remote does not accept is explained' '
 	test_grep "the remote refused the SSH key: add its public key as a deploy key" out
 '
 
+test_sensitive first-secret
+test_sensitive second-secret
+test_sensitive_input secret
 test_expect_success 'SIGHUP re-reads the webhook secret file' '
 	echo first-secret >secret &&
 	TEND_WEBHOOK_SECRET_FILE=$TRASH/secret "$TEND" watch --repo "$REPO" \

@@ -11,6 +11,11 @@ test_hosts 2
 TOKEN="tok-$$-secret"
 export TEND_STATUS_TOKEN="$TOKEN"
 export TEND_WEBHOOK_SECRET="hook-secret"
+# The forge receives the token, and the test keeps what it received.
+test_sensitive "$TOKEN"
+test_sensitive hook-secret
+test_sensitive_input forge.log
+test_sensitive_input reqs.json
 STATE=$TRASH/state
 PORT=$((20000 + $$ % 20000))
 LISTEN=127.0.0.1:$PORT

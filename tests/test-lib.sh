@@ -10,6 +10,16 @@
 # Each test body runs in the script's shell with its output captured; a
 # failing body prints that output as TAP comments.  test_atexit registers
 # a command run when the script exits (stop what the test started).
+#
+# Redaction: test_sensitive STRING declares a string that must never be
+# written anywhere (a token, a secret's value; test_hosts declares its
+# private key); test_sensitive_input PATH exempts a file or directory
+# that holds such strings by design (a secrets directory, a token file
+# given to tend).  test_done then looks for them in every file under the
+# scratch directory but those and the hosts' directory (logs, outputs,
+# history databases with their -wal files, statuses received), in the
+# output of every test, and in every object of every git repository
+# there, and fails one last test when any is found.
 
 TEST_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TEND=${TEND:-$TEST_ROOT/tend}
@@ -60,10 +70,75 @@ test_expect_success() {
 		echo "not ok $test_count - $1"
 		sed 's/^/#   /' "$TRASH/.out"
 	fi
+	# Every test's output, for the redaction check in test_done.
+	cat "$TRASH/.out" >>"$TRASH/.outputs"
 	cd "$TRASH" || exit 1
 }
 
+test_sensitive_list=""
+test_sensitive_skip=""
+
+# test_sensitive STRING: STRING must appear nowhere (see the top).
+test_sensitive() {
+	test_sensitive_list="$test_sensitive_list
+$1"
+}
+
+# test_sensitive_input PATH: a file or directory (absolute, or relative
+# to the scratch directory) that may hold sensitive strings.
+test_sensitive_input() {
+	case $1 in
+	/*) test_sensitive_skip="$test_sensitive_skip
+$1" ;;
+	*) test_sensitive_skip="$test_sensitive_skip
+$TRASH/$1" ;;
+	esac
+}
+
+# Every file the redaction check reads: NUL-separated paths.
+test_sensitive_files() {
+	set -- -path "$TRASH/.sensitive-patterns"
+	[ -n "${HOSTS:-}" ] && set -- "$@" -o -path "$HOSTS"
+	while IFS= read -r p; do
+		[ -n "$p" ] && set -- "$@" -o -path "${p%/}"
+	done <<-EOF
+	$test_sensitive_skip
+	EOF
+	find "$TRASH" \( "$@" \) -prune -o -type f -print0
+}
+
+test_check_sensitive() {
+	pat=$TRASH/.sensitive-patterns
+	printf '%s\n' "$test_sensitive_list" | sed '/^$/d' >"$pat"
+	[ -s "$pat" ] || return 0
+	# Git objects are compressed: read them through git.
+	find "$TRASH" -name HEAD -type f 2>/dev/null | while IFS= read -r h; do
+		d=${h%/HEAD}
+		case $d in "${HOSTS:-/nonexistent}"/*) continue ;; esac
+		[ -d "$d/objects" ] || continue
+		git --git-dir="$d" cat-file --batch-all-objects --batch \
+			2>/dev/null || :
+	done >"$TRASH/.git-objects"
+	test_sensitive_files | xargs -0 -r grep -l -a -F -f "$pat" -- \
+		>"$TRASH/.sensitive-found" 2>/dev/null
+	if [ -s "$TRASH/.sensitive-found" ]; then
+		echo "a sensitive string (token, secret, private key) is in:"
+		while IFS= read -r f; do
+			echo "${f#"$TRASH"/}:"
+			grep -a -n -F -f "$pat" "$f" | cut -c1-200 | head -5
+		done <"$TRASH/.sensitive-found"
+		rm -f "$TRASH/.git-objects"
+		return 1
+	fi
+	rm -f "$TRASH/.git-objects"
+}
+
 test_done() {
+	if [ -n "$(printf '%s' "$test_sensitive_list" | tr -d '\n')" ]; then
+		test_expect_success 'no token, secret or private key in any output, log, history or repository' '
+			test_check_sensitive
+		'
+	fi
 	echo "1..$test_count"
 	[ "$test_failed" = 0 ]
 	exit $?
@@ -125,6 +200,13 @@ test_hosts() {
 		exit 1
 	fi
 	TEND_SSH="-i $HOSTS/id_ed25519 --known-hosts $HOSTS/known_hosts"
+	# The private key's body lines: never anywhere outside $HOSTS.
+	# (Not the first: "openssh-key-v1", the same in every such key.)
+	while IFS= read -r line; do
+		test_sensitive "$line"
+	done <<-EOF
+	$(sed '/^-----/d' "$HOSTS/id_ed25519" | sed 1d)
+	EOF
 }
 
 # on_host NAME COMMAND...: run a shell command on a test host.

@@ -47,7 +47,7 @@ mem_list(void *ctx, const char *dir, struct tree_list *out)
 static const struct files mem = { .stat = mem_stat, .read = mem_read,
 	.list = mem_list, .where = "commit 1111111" };
 #define COMMIT "1111111111111111111111111111111111111111"
-static const struct render_ctx rctx = { &mem, COMMIT, NULL };
+static const struct render_ctx rctx = { .files = &mem, .commit = COMMIT };
 
 static const char manifest[] =
 "version: 1\n"

@@ -26,7 +26,7 @@ no_read(void *ctx, const char *path, struct buf *out)
 static const struct files nofiles = { .stat = no_stat, .read = no_read,
 	.where = "commit x" };
 #define COMMIT "1111111111111111111111111111111111111111"
-static const struct render_ctx rctx = { &nofiles, COMMIT, NULL };
+static const struct render_ctx rctx = { .files = &nofiles, .commit = COMMIT };
 
 static const char manifest[] =
 "version: 1\n"

@@ -49,8 +49,8 @@ mem_read(void *ctx, const char *path, struct buf *out)
 
 static const struct files mem = { .ctx = NULL, .stat = mem_stat,
 	.read = mem_read, .where = "commit 0123abc" };
-static const struct render_ctx rctx = { &mem,
-	"0123abcdef0123abcdef0123abcdef0123abcdef", NULL };
+static const struct render_ctx rctx = { .files = &mem,
+	.commit = "0123abcdef0123abcdef0123abcdef0123abcdef" };
 
 static const char manifest[] =
 "version: 1\n"
