@@ -31,12 +31,25 @@ def write_atomically(path, data):
     os.rename(tmp, path)
 
 
+def payment_key():
+    """The payment API key systemd passed as a credential, or None."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not creds:
+        return None
+    try:
+        with open(os.path.join(creds, "payment_key"), encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
     args = parser.parse_args()
     conf = load_config(args.config)
     interval = float(conf.get("interval", "5"))
+    payments = "configured" if payment_key() else "missing key"
     runs = 0
     while True:
         runs += 1
@@ -46,6 +59,7 @@ def main():
             "release": conf.get("release", "?"),
             "runs": runs,
             "queue": 0,
+            "payments": payments,
             "updated": int(time.time()),
         })
         time.sleep(interval)
