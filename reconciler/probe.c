@@ -423,12 +423,42 @@ done:
 }
 
 int
+probe_fetch_parse(struct buf *contents, size_t n, const char *data,
+    size_t len)
+{
+	size_t i, off = 0, k;
+
+	for (i = 0; i < n; i++) {
+		const char *nl = off < len ? memchr(data + off, '\n',
+		    len - off) : NULL;
+		unsigned long long sz;
+		char size[21];
+
+		if (nl == NULL)
+			return err_set("reading files from the host was cut "
+			    "short");
+		/* The size line is copied out: data stays untouched. */
+		k = (size_t)(nl - (data + off));
+		if (k >= sizeof(size))
+			return err_set("malformed file contents from the host");
+		memcpy(size, data + off, k);
+		size[k] = '\0';
+		off += k + 1;
+		if (parse_uint(size, 10, len - off, &sz) < 0)
+			return err_set("malformed file contents from the host");
+		buf_add(&contents[i], data + off, (size_t)sz);
+		off += (size_t)sz;
+	}
+	return 0;
+}
+
+int
 probe_fetch(struct ssh *c, const char *const *paths, size_t n,
     struct buf *contents)
 {
 	struct buf script = BUF_INIT, out = BUF_INIT;
 	struct ssh_chunk chunk;
-	size_t i, off = 0;
+	size_t i;
 	int status, rc = -1;
 
 	/* Each file's size on a line, then its bytes: binary-safe. */
@@ -444,25 +474,7 @@ probe_fetch(struct ssh *c, const char *const *paths, size_t n,
 	chunk.len = script.len;
 	if (ssh_exec(c, "sh -s", &chunk, 1, &out, NULL, &status) < 0)
 		goto done;
-	for (i = 0; i < n; i++) {
-		char *nl = memchr(out.data + off, '\n', out.len - off);
-		unsigned long long sz;
-
-		if (nl == NULL) {
-			err_set("reading files from the host was cut short");
-			goto done;
-		}
-		*nl = '\0';
-		if (parse_uint(out.data + off, 10, out.len, &sz) < 0 ||
-		    sz > out.len - (size_t)(nl + 1 - out.data)) {
-			err_set("malformed file contents from the host");
-			goto done;
-		}
-		off = (size_t)(nl + 1 - out.data);
-		buf_add(&contents[i], out.data + off, (size_t)sz);
-		off += (size_t)sz;
-	}
-	rc = 0;
+	rc = probe_fetch_parse(contents, n, out.data, out.len);
 done:
 	buf_free(&script);
 	buf_free(&out);
