@@ -177,9 +177,10 @@ probe_parse(struct observed *o, const char *data, size_t len,
     const char *nonce)
 {
 	char *hdr = xasprintf("=tend:%s:", nonce);
-	size_t hlen = strlen(hdr), off = 0, nf = 0, cap = 0, i;
+	size_t hlen = strlen(hdr), off = 0, nf = 0, cap = 0, i, k;
 	const char **f = NULL;
-	const char *sec = NULL;
+	const char *sec = NULL, *seen[8];
+	size_t nseen = 0;
 	int rc = -1;
 
 	if (len == 0 || data[len - 1] != '\0') {
@@ -199,6 +200,16 @@ probe_parse(struct observed *o, const char *data, size_t len,
 			goto done;
 		}
 		sec = f[i++] + hlen;
+		/* The script writes each section once: a repeat is not its
+		 * output (and a second record would replace the first). */
+		for (k = 0; k < nseen; k++) {
+			if (strcmp(seen[k], sec) == 0) {
+				err_set("probe section '%s' appears twice", sec);
+				goto done;
+			}
+		}
+		if (nseen < ARRAY_SIZE(seen))
+			seen[nseen++] = sec;
 		if (strcmp(sec, "stat") == 0) {
 			for (; i + 8 <= nf && strncmp(f[i], hdr, hlen); i += 8) {
 				struct obs_entry e;

@@ -134,6 +134,16 @@ main(void)
 		    "a broken record is reported, not fatal");
 		observed_free(&o);
 	}
+	{
+		/* Found by fuzzing: the second record leaked the first. */
+		static const char twice[] = SEC("state") "{}\0"
+		    SEC("state") "{}\0" SEC("end");
+
+		ok(parse(&o, twice, sizeof(twice) - 1) < 0 &&
+		    strstr(err_msg(), "probe section 'state' appears twice"),
+		    "a section twice fails (and leaks nothing)");
+		observed_free(&o);
+	}
 	ok(parse(&o, "", 0) < 0, "no output at all fails");
 	observed_free(&o);
 	test_fetch();
