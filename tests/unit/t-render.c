@@ -162,6 +162,21 @@ main(void)
 	}
 	manifest_free(m);
 	diags_free(&d);
+	/* Found by fuzzing: an empty value rendered as unterminated bytes,
+	 * which a command's 'unless' would have put into the apply script. */
+	m = load(HEAD "vars: {none: ''}\nresources:\n  - command: c\n"
+	    "    run: 'true'\n    unless: ''\n    cwd: '/${none}srv'\n", &d);
+	ok(m && m->errors == 0, "a manifest with empty values parses");
+	if (m && m->errors == 0) {
+		ok(render_host(&des, m, &m->envs[0], &m->hosts[0], &rctx,
+		    &d) == 0 && des.res[0].unless &&
+		    strcmp(des.res[0].unless, "") == 0 && des.res[0].cwd &&
+		    strcmp(des.res[0].cwd, "/srv") == 0, "an empty value "
+		    "renders as an empty string");
+		desired_free(&des);
+	}
+	manifest_free(m);
+	diags_free(&d);
 
 	one_error(HEAD "resources:\n  - file: /a\n    source: deploy/bad.conf\n"
 	    "    template: true\n", "deploy/bad.conf", 2, 8,
