@@ -6,7 +6,7 @@
  *
  * Input: the manifest text; after the first NUL byte (which no manifest
  * may hold), the content of every file the manifest reads, so templates
- * are fuzzed too.
+ * are fuzzed too.  Every secret exists but those named "missing...".
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "render.h"
+#include "secrets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,6 +89,34 @@ mem_readlink(void *ctx, const char *path, struct buf *out)
 	return 0;
 }
 
+/* A name with capitals "exists" in lower case. */
+static int
+mem_suggest(void *ctx, const char *path, struct buf *out)
+{
+	const char *p;
+
+	(void)ctx;
+	if (strpbrk(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == NULL)
+		return -1;
+	for (p = path; *p; p++)
+		buf_addch(out, *p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	return 0;
+}
+
+static int
+secret_get(void *ctx, const char *name, const struct buf **value)
+{
+	static struct buf v;
+
+	(void)ctx;
+	if (str_has_prefix(name, "missing"))
+		return err_set("no secret '%s'", name);
+	if (v.data == NULL)
+		buf_adds(&v, "hunter2");
+	*value = &v;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -96,11 +125,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *nul = memchr(text, '\0', size);
 	size_t len = nul ? (size_t)(nul - text) : size;
 	struct input in = { default_content, sizeof(default_content) - 1 };
-	struct files files = { &in, mem_stat, mem_read, mem_list,
-		mem_readlink, "commit 0123abc" };
+	struct files files = { .ctx = &in, .stat = mem_stat,
+		.read = mem_read, .list = mem_list, .readlink = mem_readlink,
+		.suggest = mem_suggest, .where = "commit 0123abc" };
+	static const struct secret_source secrets = { NULL, secret_get };
 	struct blob_cache cache;
-	struct render_ctx rc = { &files,
-		"0123abcdef0123abcdef0123abcdef0123abcdef", &cache };
+	int used = 0;
+	struct render_ctx rc = { .files = &files,
+		.commit = "0123abcdef0123abcdef0123abcdef0123abcdef",
+		.cache = &cache, .secrets = &secrets, .secrets_used = &used };
 	struct diags diags = DIAGS_INIT;
 	struct manifest *m;
 
