@@ -1,5 +1,7 @@
-# tend: build, test, demo, bench.  `make` builds ./tend; `make test` runs every
-# test (unit tests under ASan/UBSan, shell tests on real hosts).
+# tend: build, test, demo, bench, fuzz.  `make` builds ./tend; `make test`
+# runs every test (unit tests under ASan/UBSan, shell tests on real hosts);
+# `make fuzz` builds the libFuzzer targets of fuzz/ with clang and runs
+# each for FUZZ_TIME seconds (default 60); see "Fuzzing" in README.md.
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -26,7 +28,17 @@ ASAN_LIB_OBJS = $(LIB_SRCS:reconciler/%.c=build/asan/%.o)
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test unit-test install clean demo bench
+# libFuzzer targets: fuzz/NAME.c -> build/fuzz/NAME, with clang.
+FUZZ_CC = clang
+FUZZ_TIME ?= 60
+FUZZ_TARGETS = manifest probe webhook
+FUZZ_SAN = address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' \
+	$(WARN) -g -O1 $(PKG_CFLAGS)
+FUZZ_LIB_OBJS = $(LIB_SRCS:reconciler/%.c=build/fuzz/obj/%.o)
+FUZZ_BINS = $(FUZZ_TARGETS:%=build/fuzz/%)
+
+.PHONY: all deps test unit-test install clean demo bench fuzz
 
 all: tend
 
@@ -70,6 +82,26 @@ test: tend build/asan/tend $(UNIT_BINS)
 
 unit-test: $(UNIT_BINS)
 	prove $(PROVE_FLAGS) $(UNIT_BINS)
+
+# Each target runs FUZZ_TIME seconds from its seeds (fuzz/corpus/NAME)
+# and what earlier runs found (build/fuzz/corpus/NAME); see scripts/fuzz.
+fuzz: $(FUZZ_BINS)
+	@scripts/fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+build/.deps-fuzz: scripts/install-deps
+	@scripts/install-deps fuzz
+	@mkdir -p build && touch $@
+
+build/fuzz/obj/%.o: reconciler/%.c reconciler/*.h build/.deps build/.deps-fuzz
+	@mkdir -p build/fuzz/obj
+	@echo "  CC-FUZZ $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+		-c -o $@ $<
+
+$(FUZZ_BINS): build/fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJS)
+	@echo "  LD-FUZZ $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -Ireconciler \
+		-o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) -lpthread
 
 demo: tend
 	scripts/demo

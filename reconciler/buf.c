@@ -103,7 +103,10 @@ buf_detach(struct buf *b, size_t *len)
 {
 	char *p;
 
+	/* An empty buffer has no array yet: the one made here needs its
+	 * NUL, or the caller gets eight bytes of garbage for "". */
 	buf_grow(b, 0);
+	b->data[b->len] = '\0';
 	p = b->data;
 	if (len)
 		*len = b->len;

@@ -68,8 +68,10 @@ diags_print(struct diags *d, FILE *out)
 {
 	size_t i, printed = 0;
 
-	/* Stable order, so output is the same from run to run. */
-	qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+	/* Stable order, so output is the same from run to run.  An empty
+	 * list has no array, and qsort must not be handed NULL. */
+	if (d->n > 1)
+		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 	for (i = 0; i < d->n; i++) {
 		struct diag *g = &d->v[i];
 

@@ -97,23 +97,29 @@ static int
 form_value(const char *body, size_t len, const char *key, struct buf *out)
 {
 	struct buf name = BUF_INIT;
-	const char *p = body, *end = body + len;
+	size_t off = 0;
 	int rc = -1;
 
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *pend = amp ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(pend - p));
+	/* Offsets, not pointers: an empty body may come as NULL, and no
+	 * pointer may step past the end of the body. */
+	while (off < len) {
+		const char *p = body + off;
+		const char *amp = memchr(p, '&', len - off);
+		size_t plen = amp ? (size_t)(amp - p) : len - off;
+		const char *eq = memchr(p, '=', plen);
 
 		buf_reset(&name);
-		if (form_decode(&name, p, (size_t)((eq ? eq : pend) - p)) < 0)
+		if (form_decode(&name, p, eq ? (size_t)(eq - p) : plen) < 0)
 			goto done;
-		if (eq && strcmp(buf_str(&name), key) == 0) {
+		/* By length too: "payload%00x" is not "payload". */
+		if (eq && name.len == strlen(key) &&
+		    memcmp(name.data, key, name.len) == 0) {
 			buf_reset(out);
-			rc = form_decode(out, eq + 1, (size_t)(pend - eq - 1));
+			rc = form_decode(out, eq + 1, plen - (size_t)(eq - p) -
+			    1);
 			goto done;
 		}
-		p = pend + 1;
+		off += plen + 1;
 	}
 	err_set("form body without a \"%s\" field", key);
 done:

@@ -177,9 +177,10 @@ probe_parse(struct observed *o, const char *data, size_t len,
     const char *nonce)
 {
 	char *hdr = xasprintf("=tend:%s:", nonce);
-	size_t hlen = strlen(hdr), off = 0, nf = 0, cap = 0, i;
+	size_t hlen = strlen(hdr), off = 0, nf = 0, cap = 0, i, k;
 	const char **f = NULL;
-	const char *sec = NULL;
+	const char *sec = NULL, *seen[8];
+	size_t nseen = 0;
 	int rc = -1;
 
 	if (len == 0 || data[len - 1] != '\0') {
@@ -199,6 +200,16 @@ probe_parse(struct observed *o, const char *data, size_t len,
 			goto done;
 		}
 		sec = f[i++] + hlen;
+		/* The script writes each section once: a repeat is not its
+		 * output (and a second record would replace the first). */
+		for (k = 0; k < nseen; k++) {
+			if (strcmp(seen[k], sec) == 0) {
+				err_set("probe section '%s' appears twice", sec);
+				goto done;
+			}
+		}
+		if (nseen < ARRAY_SIZE(seen))
+			seen[nseen++] = sec;
 		if (strcmp(sec, "stat") == 0) {
 			for (; i + 8 <= nf && strncmp(f[i], hdr, hlen); i += 8) {
 				struct obs_entry e;
@@ -423,12 +434,42 @@ done:
 }
 
 int
+probe_fetch_parse(struct buf *contents, size_t n, const char *data,
+    size_t len)
+{
+	size_t i, off = 0, k;
+
+	for (i = 0; i < n; i++) {
+		const char *nl = off < len ? memchr(data + off, '\n',
+		    len - off) : NULL;
+		unsigned long long sz;
+		char size[21];
+
+		if (nl == NULL)
+			return err_set("reading files from the host was cut "
+			    "short");
+		/* The size line is copied out: data stays untouched. */
+		k = (size_t)(nl - (data + off));
+		if (k >= sizeof(size))
+			return err_set("malformed file contents from the host");
+		memcpy(size, data + off, k);
+		size[k] = '\0';
+		off += k + 1;
+		if (parse_uint(size, 10, len - off, &sz) < 0)
+			return err_set("malformed file contents from the host");
+		buf_add(&contents[i], data + off, (size_t)sz);
+		off += (size_t)sz;
+	}
+	return 0;
+}
+
+int
 probe_fetch(struct ssh *c, const char *const *paths, size_t n,
     struct buf *contents)
 {
 	struct buf script = BUF_INIT, out = BUF_INIT;
 	struct ssh_chunk chunk;
-	size_t i, off = 0;
+	size_t i;
 	int status, rc = -1;
 
 	/* Each file's size on a line, then its bytes: binary-safe. */
@@ -444,25 +485,7 @@ probe_fetch(struct ssh *c, const char *const *paths, size_t n,
 	chunk.len = script.len;
 	if (ssh_exec(c, "sh -s", &chunk, 1, &out, NULL, &status) < 0)
 		goto done;
-	for (i = 0; i < n; i++) {
-		char *nl = memchr(out.data + off, '\n', out.len - off);
-		unsigned long long sz;
-
-		if (nl == NULL) {
-			err_set("reading files from the host was cut short");
-			goto done;
-		}
-		*nl = '\0';
-		if (parse_uint(out.data + off, 10, out.len, &sz) < 0 ||
-		    sz > out.len - (size_t)(nl + 1 - out.data)) {
-			err_set("malformed file contents from the host");
-			goto done;
-		}
-		off = (size_t)(nl + 1 - out.data);
-		buf_add(&contents[i], out.data + off, (size_t)sz);
-		off += (size_t)sz;
-	}
-	rc = 0;
+	rc = probe_fetch_parse(contents, n, out.data, out.len);
 done:
 	buf_free(&script);
 	buf_free(&out);

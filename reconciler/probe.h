@@ -82,6 +82,14 @@ void observed_free(struct observed *o);
 /* Read whole files (for diffs), one round trip; contents[i] for paths[i]. */
 int probe_fetch(struct ssh *c, const char *const *paths, size_t n,
     struct buf *contents);
+/*
+ * Split probe_fetch's output into contents[0..n-1]: for each file its
+ * size in decimal on a line, then that many bytes.  Pure, and data is
+ * remote input: 0, or -1 with err_set when it is cut short or malformed
+ * (contents may hold part of it then; the caller frees them either way).
+ */
+int probe_fetch_parse(struct buf *contents, size_t n, const char *data,
+    size_t len);
 
 /* A fresh random token, 16 hex digits, to frame remote output. */
 void probe_nonce(char out[17]);

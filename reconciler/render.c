@@ -6,8 +6,28 @@
 #include "render.h"
 
 #define MAX_VAR_DEPTH 64
-/* An expanded field or template may not grow past this. */
+/* An expanded field, template or variable may not grow past this, */
 #define MAX_EXPANSION (16u * 1024 * 1024)
+/* nor all that one host's rendering expands together. */
+#define MAX_HOST_EXPANSION (64u * 1024 * 1024)
+/* What expand returns, inside a variable, for output past a limit: the
+ * outermost text that refers to it reports it. */
+#define TOO_BIG (-2)
+
+/*
+ * A variable's value, expanded once per host (and per context: in a
+ * file's content or not, which decides whether secrets may appear) and
+ * then copied wherever it is used: variables that use each other several
+ * times each would otherwise be expanded again for every use,
+ * exponentially often.
+ */
+struct memo {
+	const struct var *var;
+	int in_content;
+	struct buf value;
+	int rc;				/* expand's: 0, -1 or TOO_BIG */
+	int used_secret;		/* the value holds a secret */
+};
 
 struct renderer {
 	const struct manifest *m;
@@ -21,6 +41,11 @@ struct renderer {
 	int depth;
 	int in_content;			/* expanding a file's content */
 	int used_secret;		/* ... and it used a secret */
+	struct memo *memo;
+	size_t nmemo, memocap;
+	size_t total;			/* bytes expanded for this host */
+	int host_full;			/* past MAX_HOST_EXPANSION */
+	int host_said;			/* ... and reported */
 };
 
 /* Where a piece of text came from, to point errors into it. */
@@ -158,6 +183,48 @@ suggest_var(struct renderer *r, const char *name)
 	return best;
 }
 
+/*
+ * Append n bytes to out, within the limits: -1 (nothing added) when out
+ * or the host's total would pass them.
+ */
+static int
+add(struct renderer *r, struct buf *out, const char *s, size_t n)
+{
+	if (r->total + n > MAX_HOST_EXPANSION) {
+		r->host_full = 1;
+		return -1;
+	}
+	if (out->len + n > MAX_EXPANSION)
+		return -1;
+	buf_add(out, s, n);
+	r->total += n;
+	return 0;
+}
+
+/* Output past a limit: said once, where the outermost text refers to
+ * what grew too big; once per host for the host's limit. */
+static int
+too_big(struct renderer *r, const struct origin *o, size_t off)
+{
+	int line, col;
+
+	if (r->depth > 0)
+		return TOO_BIG;
+	if (r->host_full && r->host_said)
+		return -1;
+	origin_pos(o, off, &line, &col);
+	if (r->host_full) {
+		r->host_said = 1;
+		report(r, o->file, line, col, "with this, one host's values "
+		    "expand to more than 64 MiB in all (host %s); variables "
+		    "multiply each other", r->host->name);
+	} else {
+		report(r, o->file, line, col, "expands to more than 16 MiB; "
+		    "variables multiply each other here");
+	}
+	return -1;
+}
+
 /* Append the value of ${secret.NAME}: only into a file's content, where
  * it is kept out of every output; anywhere else it would show. */
 static int
@@ -191,11 +258,11 @@ expand_secret(struct renderer *r, const struct origin *o, size_t off,
 		report(r, o->file, line, col, "%s", err_msg());
 		return -1;
 	}
-	buf_add(out, value->data, value->len);
-	return 0;
+	return add(r, out, value->data, value->len) < 0 ? TOO_BIG : 0;
 }
 
-/* Append the value of variable name, itself expanded. */
+/* Append the value of variable name, itself expanded: 0, -1 after an
+ * error was reported, or TOO_BIG. */
 static int
 expand_var(struct renderer *r, const struct origin *o, size_t off,
     const char *name, struct buf *out)
@@ -204,12 +271,13 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 	const char *val, *s;
 	char shortbuf[8];
 	struct origin vo;
-	int line, col, i, rc;
+	struct buf value = BUF_INIT;
+	struct memo *mv;
+	int line, col, i, rc, used_secret;
+	size_t k;
 
-	if ((val = builtin(r, name, shortbuf)) != NULL) {
-		buf_adds(out, val);
-		return 0;
-	}
+	if ((val = builtin(r, name, shortbuf)) != NULL)
+		return add(r, out, val, strlen(val)) < 0 ? TOO_BIG : 0;
 	if (str_has_prefix(name, "secret."))
 		return expand_secret(r, o, off, name + 7, out);
 	if (str_has_prefix(name, "tend.")) {
@@ -238,19 +306,46 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 			return -1;
 		}
 	}
-	if (r->depth >= MAX_VAR_DEPTH) {
-		origin_pos(o, off, &line, &col);
-		report(r, o->file, line, col, "variables nest more than %d "
-		    "deep at '%s'", MAX_VAR_DEPTH, name);
-		return -1;
+	for (k = 0; k < r->nmemo; k++)
+		if (r->memo[k].var == v &&
+		    r->memo[k].in_content == r->in_content)
+			break;
+	if (k == r->nmemo) {
+		if (r->depth >= MAX_VAR_DEPTH) {
+			origin_pos(o, off, &line, &col);
+			report(r, o->file, line, col, "variables nest more "
+			    "than %d deep at '%s'", MAX_VAR_DEPTH, name);
+			return -1;
+		}
+		vo.file = r->m->file;
+		vo.sv = &v->value;
+		vo.text = NULL;
+		used_secret = r->used_secret;
+		r->used_secret = 0;
+		r->stack[r->depth++] = name;
+		rc = expand(r, &vo, v->value.s, strlen(v->value.s), &value);
+		r->depth--;
+		/* Only now: expanding it may have grown the array. */
+		GROW(r->memo, r->nmemo + 1, r->memocap);
+		mv = &r->memo[r->nmemo];
+		mv->var = v;
+		mv->in_content = r->in_content;
+		mv->value = value;
+		mv->rc = rc;
+		mv->used_secret = r->used_secret;
+		r->used_secret = used_secret;
+		k = r->nmemo++;
 	}
-	vo.file = r->m->file;
-	vo.sv = &v->value;
-	vo.text = NULL;
-	r->stack[r->depth++] = name;
-	rc = expand(r, &vo, v->value.s, strlen(v->value.s), out);
-	r->depth--;
-	return rc;
+	mv = &r->memo[k];
+	/* A copy of a secret makes the file as sensitive as the original. */
+	if (mv->used_secret) {
+		r->used_secret = 1;
+		if (r->rc->secrets_used)
+			*r->rc->secrets_used = 1;
+	}
+	if (mv->rc != 0)
+		return mv->rc;
+	return add(r, out, mv->value.data, mv->value.len) < 0 ? TOO_BIG : 0;
 }
 
 static int
@@ -270,46 +365,38 @@ valid_var_name(const char *s, size_t n)
 	return 1;
 }
 
-/* Output past the limit: said once, where the outermost text refers to
- * what grew too big. */
-static int
-too_big(struct renderer *r, const struct origin *o, size_t off)
-{
-	int line, col;
-
-	if (r->depth == 0) {
-		origin_pos(o, off, &line, &col);
-		report(r, o->file, line, col, "expands to more than 16 MiB; "
-		    "variables multiply each other here");
-	}
-	return -1;
-}
-
+/* Expand s into out: 0, -1 after reporting errors, or (inside a
+ * variable) TOO_BIG. */
 static int
 expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
     struct buf *out)
 {
 	size_t i = 0;
-	int rc = 0, line, col, is_secret;
+	int rc = 0, vrc, line, col, is_secret;
 
 	while (i < len) {
-		if (out->len > MAX_EXPANSION)
-			return too_big(r, o, i);
+		const char *dollar = memchr(s + i, '$', len - i);
+		size_t n = dollar ? (size_t)(dollar - (s + i)) : len - i;
 		const char *end;
 		char *name;
-		size_t n;
 
-		if (s[i] != '$') {
-			buf_addch(out, s[i++]);
+		/* Plain text up to the next '$', in one piece. */
+		if (n > 0) {
+			if (add(r, out, s + i, n) < 0)
+				return too_big(r, o, i);
+			i += n;
 			continue;
 		}
 		if (i + 2 < len && s[i + 1] == '$' && s[i + 2] == '{') {
-			buf_adds(out, "${");
+			if (add(r, out, "${", 2) < 0)
+				return too_big(r, o, i);
 			i += 3;
 			continue;
 		}
 		if (i + 1 >= len || s[i + 1] != '{') {
-			buf_addch(out, s[i++]);
+			if (add(r, out, "$", 1) < 0)
+				return too_big(r, o, i);
+			i++;
 			continue;
 		}
 		end = memchr(s + i + 2, '}', len - i - 2);
@@ -338,11 +425,12 @@ expand(struct renderer *r, const struct origin *o, const char *s, size_t len,
 			rc = -1;
 		} else {
 			name = xstrndup(s + i + 2, n);
-			if (expand_var(r, o, i, name, out) < 0)
-				rc = -1;
+			vrc = expand_var(r, o, i, name, out);
 			free(name);
-			if (out->len > MAX_EXPANSION)
+			if (vrc == TOO_BIG)
 				return too_big(r, o, i);
+			if (vrc < 0)
+				rc = -1;
 			/* One failed variable inside another: stop there. */
 			if (rc < 0 && r->depth > 0)
 				return rc;
@@ -671,6 +759,14 @@ render_host(struct desired *out, const struct manifest *m,
 			    hc->http.pos.col, "'http' expands to '%s', which "
 			    "is not an http:// or https:// URL", c->http);
 	}
+	for (i = 0; i < r.nmemo; i++) {
+		struct buf *v = &r.memo[i].value;
+
+		if (r.memo[i].used_secret && v->data)
+			explicit_bzero(v->data, v->len);
+		buf_free(v);
+	}
+	free(r.memo);
 	return r.errors ? -1 : 0;
 }
 

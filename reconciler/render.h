@@ -7,7 +7,10 @@
  * Variables: ${name} looks in the host's vars, then the environment's,
  * then the top-level vars; ${tend.app}, ${tend.env}, ${tend.host},
  * ${tend.address}, ${tend.commit} and ${tend.commit_short} are built in;
- * $${ is a literal ${.  A variable's value may itself use variables.
+ * $${ is a literal ${.  A variable's value may itself use variables; it
+ * is expanded once per host, and what expands is bounded (16 MiB a field
+ * or template, 64 MiB a host), so a small manifest cannot make render
+ * work for long.
  *
  * ${secret.NAME} is a secret's value (secrets.h), allowed only in a
  * file's content (content, or a template), never expanded further.  A

@@ -222,6 +222,10 @@ test_gitea_verify(void)
 	    "gitea form: a signature of the raw form body does not");
 	is_int(verify(FORGE_GITEA, SECRET, &f, body), 0,
 	    "gitea: JSON labelled a form is signed as sent");
+	is_int(hook_verify(FORGE_GITEA, SECRET, lookup, &f, NULL, 0), -1,
+	    "gitea form: an empty body (NULL, as from httpd) fails");
+	is_str(err_msg(), "form body without a \"payload\" field",
+	    "gitea form: ... for want of a payload field");
 }
 
 static void
@@ -411,6 +415,14 @@ test_parse_bad(void)
 	is_int(parse(FORGE_GITHUB, &form, "payload=%7B%7D", &ev), 0,
 	    "control: a form-encoded ping {} is well formed");
 	hook_event_free(&ev);
+	is_int(parse(FORGE_GITHUB, &form, "payload%00x=%7B%7D", &ev), -1,
+	    "a form field named payload, NUL, more is not the payload");
+	/* Found by fuzzing: httpd hands an empty body in as NULL, and the
+	 * form parser did arithmetic on that NULL. */
+	is_int(hook_parse(FORGE_GITHUB, lookup, &form, NULL, 0, &ev), -1,
+	    "an empty form body (NULL) is malformed");
+	is_str(err_msg(), "form body without a \"payload\" field",
+	    "... and said so");
 	is_str(forge_name(FORGE_GITHUB), "github", "forge_name github");
 	is_str(forge_name(FORGE_GITLAB), "gitlab", "forge_name gitlab");
 	is_str(forge_name(FORGE_GITEA), "gitea", "forge_name gitea");

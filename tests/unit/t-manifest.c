@@ -201,5 +201,15 @@ main(void)
 	ok(m && d.n == 3, "every missing key is reported, not only the first");
 	manifest_free(m);
 	diags_free(&d);
+	{
+		/* Found by fuzzing: qsort was handed the NULL array of an
+		 * empty list. */
+		FILE *null = fopen("/dev/null", "w");
+
+		ok(null && diags_print(&d, null) == 0, "an empty list prints "
+		    "nothing");
+		if (null)
+			fclose(null);
+	}
 	return tap_done();
 }

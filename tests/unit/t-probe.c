@@ -19,6 +19,39 @@ parse(struct observed *o, const char *data, size_t len)
 	return probe_parse(o, data, len, N);
 }
 
+/* probe_fetch's output: sizes on lines, each followed by the bytes. */
+static void
+test_fetch(void)
+{
+	static const char out[] = "6\nhello\n0\n3\na\0b";
+	struct buf c[3];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 3; i++)
+		buf_init(&c[i]);
+	rc = probe_fetch_parse(c, 3, out, sizeof(out) - 1);
+	ok(rc == 0 && c[0].len == 6 && memcmp(c[0].data, "hello\n", 6) == 0 &&
+	    c[1].len == 0 && c[2].len == 3 && memcmp(c[2].data, "a\0b", 3) ==
+	    0, "fetch: three files, an empty one and a binary one");
+	for (i = 0; i < 3; i++)
+		buf_free(&c[i]);
+	ok(probe_fetch_parse(c, 1, "7\nhello\n", 8) < 0 &&
+	    strstr(err_msg(), "malformed"), "fetch: a size past the end fails");
+	buf_free(&c[0]);
+	ok(probe_fetch_parse(c, 2, "1\nx", 3) < 0 &&
+	    strstr(err_msg(), "cut short"), "fetch: a missing file fails");
+	buf_free(&c[0]);
+	ok(probe_fetch_parse(c, 1, "-1\n", 3) < 0 &&
+	    probe_fetch_parse(c, 1, "99999999999999999999999\n", 24) < 0,
+	    "fetch: negative and overlong sizes fail");
+	/* ssh_exec leaves an empty output as a NULL buffer. */
+	ok(probe_fetch_parse(c, 1, NULL, 0) < 0 &&
+	    strstr(err_msg(), "cut short"), "fetch: no output fails");
+	ok(probe_fetch_parse(c, 0, NULL, 0) == 0, "fetch: no files, no output");
+	buf_free(&c[0]);
+}
+
 int
 main(void)
 {
@@ -101,8 +134,19 @@ main(void)
 		    "a broken record is reported, not fatal");
 		observed_free(&o);
 	}
+	{
+		/* Found by fuzzing: the second record leaked the first. */
+		static const char twice[] = SEC("state") "{}\0"
+		    SEC("state") "{}\0" SEC("end");
+
+		ok(parse(&o, twice, sizeof(twice) - 1) < 0 &&
+		    strstr(err_msg(), "probe section 'state' appears twice"),
+		    "a section twice fails (and leaks nothing)");
+		observed_free(&o);
+	}
 	ok(parse(&o, "", 0) < 0, "no output at all fails");
 	observed_free(&o);
+	test_fetch();
 	err_clear();
 	return tap_done();
 }

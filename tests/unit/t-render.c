@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "render.h"
@@ -115,6 +116,65 @@ one_error(const char *text, const char *file, int line, int col,
 #define HEAD "version: 1\napp: a\nhosts: {h: {address: x}}\n" \
 	"environments: {p: {hosts: [h]}}\n"
 
+/* Variables that use each other n times each, levels deep: v0 expands
+ * to n^levels copies of the leaf value. */
+static char *
+bomb(const char *leaf, int n, int levels, const char *resources)
+{
+	struct buf b = BUF_INIT;
+	int i, j;
+
+	buf_adds(&b, HEAD "vars:\n");
+	for (i = 0; i < levels; i++) {
+		buf_addf(&b, "  v%d: '", i);
+		for (j = 0; j < n; j++)
+			buf_addf(&b, "${v%d}", i + 1);
+		buf_adds(&b, "'\n");
+	}
+	buf_addf(&b, "  v%d: '%s'\nresources:\n%s", levels, leaf, resources);
+	return buf_detach(&b, NULL);
+}
+
+/*
+ * Found by fuzzing and by hand: each use of a variable expanded it again,
+ * so a 1 KiB manifest made validate work for minutes (16 million empty
+ * expansions here), and each of its fields could take 16 MiB per host.
+ * The alarm fails the test where the old code would only be slow.
+ */
+static void
+test_bombs(void)
+{
+	struct diags d = DIAGS_INIT;
+	struct manifest *m;
+	struct desired des;
+	char *text;
+
+	alarm(20);
+	text = bomb("", 4, 12, "  - command: c\n    run: 'x${v0}y'\n");
+	m = load(text, &d);
+	ok(m && m->errors == 0 && render_host(&des, m, &m->envs[0],
+	    &m->hosts[0], &rctx, &d) == 0 && des.res[0].run &&
+	    strcmp(des.res[0].run, "xy") == 0, "4^12 uses of an empty "
+	    "variable expand each variable once");
+	if (m && m->errors == 0)
+		desired_free(&des);
+	manifest_free(m);
+	diags_free(&d);
+	free(text);
+
+	/* v0 is 16 MiB exactly, the most one field may hold. */
+	text = bomb("x", 4, 12, "  - command: a\n    run: '${v0}'\n"
+	    "  - command: b\n    run: '${v0}'\n"
+	    "  - command: c\n    run: '${v0}'\n"
+	    "  - command: d\n    run: '${v0}'\n");
+	one_error(text, "deploy/tend.yaml", 25, 11, "with this, one host's "
+	    "values expand to more than 64 MiB in all (host h); variables "
+	    "multiply each other", "a host's values are bounded in all, "
+	    "and said once");
+	free(text);
+	alarm(0);
+}
+
 int
 main(void)
 {
@@ -159,6 +219,21 @@ main(void)
 		desired_free(&a);
 		desired_free(&b);
 		blob_cache_free(&cache);
+	}
+	manifest_free(m);
+	diags_free(&d);
+	/* Found by fuzzing: an empty value rendered as unterminated bytes,
+	 * which a command's 'unless' would have put into the apply script. */
+	m = load(HEAD "vars: {none: ''}\nresources:\n  - command: c\n"
+	    "    run: 'true'\n    unless: ''\n    cwd: '/${none}srv'\n", &d);
+	ok(m && m->errors == 0, "a manifest with empty values parses");
+	if (m && m->errors == 0) {
+		ok(render_host(&des, m, &m->envs[0], &m->hosts[0], &rctx,
+		    &d) == 0 && des.res[0].unless &&
+		    strcmp(des.res[0].unless, "") == 0 && des.res[0].cwd &&
+		    strcmp(des.res[0].cwd, "/srv") == 0, "an empty value "
+		    "renders as an empty string");
+		desired_free(&des);
 	}
 	manifest_free(m);
 	diags_free(&d);
@@ -214,6 +289,7 @@ main(void)
 	    "deploy/tend.yaml", 8, 15, "expands to more than 16 MiB; "
 	    "variables multiply each other here", "an expansion bomb stops at "
 	    "16 MiB");
+	test_bombs();
 	one_error(HEAD "resources:\n  - file: /a\n    content: \"\\t\\\"${no}\"\n",
 	    "deploy/tend.yaml", 7, 14, "undefined variable 'no' (host h, "
 	    "environment p): define it under 'vars'", "with escapes in the "

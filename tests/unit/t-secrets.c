@@ -138,6 +138,40 @@ test_render(void)
 	    "other defaults are unchanged");
 	done(&des);
 
+	/* render expands a variable once per host and copies it after;
+	 * the copy must carry the secret's rules as the first use did. */
+	buf_reset(&msgs);
+	ok(render(HEAD "vars: {dsn: 'u:${secret.db_password}@db'}\n"
+	    "resources:\n"
+	    "  - file: /a\n    content: '${dsn}'\n"
+	    "  - file: /b\n    content: '${dsn}'\n",
+	    &rc, &des, &msgs) == 0 && des.res[0].sensitive &&
+	    des.res[1].sensitive && des.res[1].mode == 0600 &&
+	    strcmp(des.res[1].content.data, "u:hunter2@db") == 0,
+	    "a variable holding a secret makes every file using it "
+	    "sensitive");
+	done(&des);
+	buf_reset(&msgs);
+	ok(render(HEAD "vars: {dsn: 'u:${secret.db_password}@db'}\n"
+	    "resources:\n"
+	    "  - file: /a\n    content: '${dsn}'\n"
+	    "  - command: c\n    run: 'echo ${dsn}'\n",
+	    &rc, &des, &msgs) < 0 && des.res[1].run == NULL &&
+	    strstr(msgs.data, ":5:16: secret 'db_password' used outside a "
+	    "file's content"), "... and is refused in a command after a "
+	    "file used it");
+	done(&des);
+	buf_reset(&msgs);
+	ok(render(HEAD "vars: {dsn: 'u:${secret.db_password}@db'}\n"
+	    "resources:\n"
+	    "  - command: c\n    run: 'echo ${dsn}'\n"
+	    "  - file: /a\n    content: '${dsn}'\n",
+	    &rc, &des, &msgs) < 0 && des.res[0].run == NULL &&
+	    des.res[1].sensitive && des.res[1].content.data &&
+	    strcmp(des.res[1].content.data, "u:hunter2@db") == 0,
+	    "... and a file after a command gets it all the same");
+	done(&des);
+
 	buf_reset(&msgs);
 	ok(render(HEAD "resources:\n  - command: c\n"
 	    "    run: 'echo ${secret.db_password}'\n", &rc, &des, &msgs) < 0,

@@ -30,6 +30,11 @@ main(void)
 	is_int(len, 10012, "detach hands over the length");
 	ok(b.data == NULL && b.len == 0, "detach leaves the buffer empty");
 	free(p);
+	/* Found by fuzzing: "" came back unterminated. */
+	p = buf_detach(&b, &len);
+	ok(p && len == 0 && strcmp(p, "") == 0, "detaching an empty buffer "
+	    "gives an empty string");
+	free(p);
 	buf_reset(&b);
 	buf_free(&b);
 
