@@ -202,12 +202,16 @@ plan_absent(struct host_plan *p, const struct rendered_res *rr,
 	p->remove++;
 }
 
+/* Whether r is still declared in d; keys indexes d's keys and unit names. */
 static int
-declared(const struct desired *d, const struct rec_res *r)
+declared(const struct desired *d, const struct strindex *keys,
+    const struct rec_res *r)
 {
+	struct strindex_iter it;
 	size_t i;
 
-	for (i = 0; i < d->nres; i++) {
+	for (i = strindex_first(keys, r->key, &it); i != STRINDEX_NONE;
+	    i = strindex_next(keys, &it)) {
 		const struct rendered_res *rr = &d->res[i];
 
 		/* Declared absent counts: plan_absent removes it. */
@@ -244,16 +248,23 @@ static void
 plan_prune(struct host_plan *p, const struct desired *d,
     const struct observed *o)
 {
+	struct strindex keys = STRINDEX_INIT;
 	size_t i, first = p->n;
 
 	if (o->rec == NULL)
 		return;
+	for (i = 0; i < d->nres; i++) {
+		if (d->res[i].key)
+			strindex_add(&keys, d->res[i].key, i);
+		if (d->res[i].key && d->res[i].res->kind == RES_SERVICE)
+			strindex_add(&keys, d->res[i].unit_name, i);
+	}
 	for (i = 0; i < o->rec->nres; i++) {
 		const struct rec_res *r = &o->rec->res[i];
 		const struct obs_entry *e;
 		struct action *a;
 
-		if (r->kind == RES_SERVICE && !declared(d, r)) {
+		if (r->kind == RES_SERVICE && !declared(d, &keys, r)) {
 			/* Gone from the manifest: when tend installed its
 			 * unit, stopped, disabled and the unit removed; else
 			 * left as it runs. */
@@ -271,7 +282,7 @@ plan_prune(struct host_plan *p, const struct desired *d,
 			continue;
 		}
 		if (!res_kind_is_path(r->kind) || r->kind == RES_RELEASE ||
-		    declared(d, r))
+		    declared(d, &keys, r))
 			continue;
 		if ((e = observed_find(o, r->key)) == NULL)
 			continue;	/* already gone */
@@ -290,6 +301,7 @@ plan_prune(struct host_plan *p, const struct desired *d,
 			p->remove++;
 		}
 	}
+	strindex_free(&keys);
 	if (p->n > first)
 		qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_prune);
 }

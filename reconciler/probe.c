@@ -89,8 +89,17 @@ probe_script(struct buf *out, const char *app, const struct probe_set *set,
 static size_t
 obs_index(const struct observed *o, const char *path)
 {
+	struct strindex_iter it;
 	size_t i;
 
+	/* probe_parse keeps paths unique, so the first match is the one. */
+	if (o->idx.n == o->n && o->n) {
+		for (i = strindex_first(&o->idx, path, &it);
+		    i != STRINDEX_NONE; i = strindex_next(&o->idx, &it))
+			if (strcmp(o->v[i].path, path) == 0)
+				return i;
+		return o->n;
+	}
 	for (i = 0; i < o->n; i++)
 		if (strcmp(o->v[i].path, path) == 0)
 			return i;
@@ -225,6 +234,7 @@ probe_parse(struct observed *o, const char *data, size_t len,
 				e.size = (long long)v[3];
 				GROW(o->v, o->n + 1, o->cap);
 				o->v[o->n++] = e;
+				strindex_add(&o->idx, e.path, o->n - 1);
 			}
 		} else if (strcmp(sec, "hash") == 0) {
 			for (; i < nf && strncmp(f[i], hdr, hlen); i++) {
@@ -481,6 +491,7 @@ observed_free(struct observed *o)
 		free(o->v[i].target);
 	}
 	free(o->v);
+	strindex_free(&o->idx);
 	for (i = 0; i < o->nrel; i++) {
 		free(o->rel[i].path);
 		free(o->rel[i].current);

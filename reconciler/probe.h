@@ -12,6 +12,7 @@
 #include "record.h"
 #include "render.h"
 #include "ssh.h"
+#include "strindex.h"
 
 #define PROBE_OUTPUT_MAX (64u * 1024 * 1024)
 
@@ -44,6 +45,8 @@ struct obs_service {
 struct observed {
 	struct obs_entry *v;		/* only paths that exist */
 	size_t n, cap;
+	struct strindex idx;		/* path -> v[]; probe_parse keeps it,
+					 * v made otherwise is scanned */
 	struct obs_release *rel;
 	size_t nrel, relcap;
 	struct obs_service *svc;

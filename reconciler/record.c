@@ -85,6 +85,7 @@ record_parse(const char *text, size_t len)
 		rr.created = json_is_true(json_object_get(it, "created"));
 		GROW(r->res, r->nres + 1, r->cap);
 		r->res[r->nres++] = rr;	/* takes the strings */
+		strindex_add(&r->idx, rr.key, r->nres - 1);
 	}
 	json_array_foreach(json_object_get(root, "owed"), i, it)
 		if (json_is_string(it)) {
@@ -185,15 +186,26 @@ record_add(struct record *r, const struct rec_res *res)
 	n->owner = res->owner ? xstrdup(res->owner) : NULL;
 	n->group = res->group ? xstrdup(res->group) : NULL;
 	n->target = res->target ? xstrdup(res->target) : NULL;
+	strindex_add(&r->idx, n->key, r->nres - 1);
 }
 
 const struct rec_res *
 record_find(const struct record *r, enum res_kind kind, const char *key)
 {
-	size_t i;
+	struct strindex_iter it;
+	size_t i, first = STRINDEX_NONE;
 
 	if (r == NULL)
 		return NULL;
+	if (r->idx.n == r->nres && r->nres) {
+		/* The first of equal entries, as a scan would find. */
+		for (i = strindex_first(&r->idx, key, &it);
+		    i != STRINDEX_NONE; i = strindex_next(&r->idx, &it))
+			if (i < first && r->res[i].kind == kind &&
+			    strcmp(r->res[i].key, key) == 0)
+				first = i;
+		return first == STRINDEX_NONE ? NULL : &r->res[first];
+	}
 	for (i = 0; i < r->nres; i++)
 		if (r->res[i].kind == kind && strcmp(r->res[i].key, key) == 0)
 			return &r->res[i];
@@ -214,6 +226,7 @@ record_free(struct record *r)
 		free(r->res[i].target);
 	}
 	free(r->res);
+	strindex_free(&r->idx);
 	for (i = 0; i < r->nowed; i++)
 		free(r->owed[i]);
 	free(r->owed);

@@ -405,9 +405,11 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		return;		/* reported by check_repo_file */
 	if (!res->template && r->rc->cache) {
 		struct blob_cache *c = r->rc->cache;
+		struct strindex_iter it;
 		size_t i;
 
-		for (i = 0; i < c->n; i++) {
+		for (i = strindex_first(&c->idx, rr->source, &it);
+		    i != STRINDEX_NONE; i = strindex_next(&c->idx, &it)) {
 			if (strcmp(c->paths[i], rr->source) == 0) {
 				rr->content = c->blobs[i];
 				rr->content.cap = 0;
@@ -438,6 +440,7 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 		c->blobs = xrealloc(c->blobs, c->cap * sizeof(*c->blobs));
 		c->paths[c->n] = xstrdup(rr->source);
 		c->blobs[c->n] = raw;
+		strindex_add(&c->idx, c->paths[c->n], c->n);
 		rr->content = raw;
 		rr->content.cap = 0;
 		rr->content_shared = 1;
@@ -613,6 +616,7 @@ blob_cache_free(struct blob_cache *c)
 	}
 	free(c->paths);
 	free(c->blobs);
+	strindex_free(&c->idx);
 	memset(c, 0, sizeof(*c));
 }
 

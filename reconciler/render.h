@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "gitsrc.h"
 #include "manifest.h"
+#include "strindex.h"
 
 /* File contents read once and shared by every host that gets them as
  * they are (no template): ten hosts, one copy. */
@@ -23,6 +24,7 @@ struct blob_cache {
 	char **paths;
 	struct buf *blobs;
 	size_t n, cap;
+	struct strindex idx;		/* path -> paths[] */
 };
 
 void blob_cache_free(struct blob_cache *c);

@@ -145,7 +145,7 @@ main(void)
 	ok(d.n == 0, "no diagnostics for a good manifest");
 	{
 		struct render_ctx shared = rctx;
-		struct blob_cache cache = { NULL, NULL, 0, 0 };
+		struct blob_cache cache = { NULL, NULL, 0, 0, STRINDEX_INIT };
 		struct desired a, b;
 
 		shared.cache = &cache;
