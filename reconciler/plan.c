@@ -129,8 +129,7 @@ plan_present(struct host_plan *p, const struct rendered_res *rr,
 	a->obs = e;
 	a->rec = rec;
 	if (res->kind == RES_FILE)
-		sha256_hex(rr->content.data ? rr->content.data : "",
-		    rr->content.len, a->hash);
+		memcpy(a->hash, rr->hash, sizeof(a->hash));
 	if (e == NULL) {
 		char *parent = xstrndup(rr->key, (size_t)(strrchr(rr->key,
 		    '/') - rr->key));
@@ -524,8 +523,7 @@ plan_service(struct host_plan *p, const struct rendered_res *rr,
 		return;
 	}
 	if (rr->unit) {
-		sha256_hex(rr->content.data ? rr->content.data : "",
-		    rr->content.len, a->hash);
+		memcpy(a->hash, rr->hash, sizeof(a->hash));
 		if (uf == NULL || strcmp(uf->hash, a->hash) != 0)
 			a->changes |= CH_UNIT;
 	}
@@ -753,8 +751,7 @@ plan_record(const struct desired *d, const struct observed *o,
 				r.target = relid;
 			}
 			else if (rr->unit)
-				sha256_hex(rr->content.data ? rr->content.data :
-				    "", rr->content.len, r.hash);
+				memcpy(r.hash, rr->hash, sizeof(r.hash));
 			record_add(out, &r);
 			continue;
 		}
@@ -762,8 +759,7 @@ plan_record(const struct desired *d, const struct observed *o,
 		r.created = prev ? prev->created :
 		    observed_find(o, rr->key) == NULL;
 		if (res->kind == RES_FILE)
-			sha256_hex(rr->content.data ? rr->content.data : "",
-			    rr->content.len, r.hash);
+			memcpy(r.hash, rr->hash, sizeof(r.hash));
 		if (res->kind != RES_SYMLINK)
 			r.mode = res->mode;
 		r.owner = res->owner;

@@ -414,6 +414,7 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 				rr->content = c->blobs[i];
 				rr->content.cap = 0;
 				rr->content_shared = 1;
+				memcpy(rr->hash, c->hashes[i], sizeof(rr->hash));
 				return;
 			}
 		}
@@ -438,12 +439,15 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 
 		GROW(c->paths, c->n + 1, c->cap);
 		c->blobs = xrealloc(c->blobs, c->cap * sizeof(*c->blobs));
+		c->hashes = xrealloc(c->hashes, c->cap * sizeof(*c->hashes));
 		c->paths[c->n] = xstrdup(rr->source);
 		c->blobs[c->n] = raw;
+		sha256_hex(raw.data ? raw.data : "", raw.len, c->hashes[c->n]);
 		strindex_add(&c->idx, c->paths[c->n], c->n);
 		rr->content = raw;
 		rr->content.cap = 0;
 		rr->content_shared = 1;
+		memcpy(rr->hash, c->hashes[c->n], sizeof(rr->hash));
 		c->n++;
 	} else {
 		rr->content = raw;
@@ -485,6 +489,10 @@ render_res(struct renderer *r, const struct resource *res,
 	}
 	if (res->kind == RES_FILE && rr->key != NULL)
 		render_file_content(r, rr);
+	/* Plans compare hashes, host after host: made once here. */
+	if (res->kind == RES_FILE && !rr->content_shared)
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, rr->hash);
 	if (res->kind == RES_RELEASE && rr->from && !res->absent &&
 	    r->rc->files->list) {
 		if (r->rc->files->list(r->rc->files->ctx, rr->from,
@@ -503,6 +511,8 @@ render_res(struct renderer *r, const struct resource *res,
 		    r->rc->files->ctx, rr->unit, &rr->content) < 0)
 			report(r, r->m->file, res->unit.pos.line,
 			    res->unit.pos.col, "%s", err_msg());
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, rr->hash);
 	}
 }
 
@@ -616,6 +626,7 @@ blob_cache_free(struct blob_cache *c)
 	}
 	free(c->paths);
 	free(c->blobs);
+	free(c->hashes);
 	strindex_free(&c->idx);
 	memset(c, 0, sizeof(*c));
 }

@@ -23,6 +23,7 @@
 struct blob_cache {
 	char **paths;
 	struct buf *blobs;
+	char (*hashes)[65];		/* sha256 of each blob */
 	size_t n, cap;
 	struct strindex idx;		/* path -> paths[] */
 };
@@ -41,6 +42,7 @@ struct rendered_res {
 	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
 	struct buf content;		/* file: the bytes to write */
 	int content_shared;		/* content belongs to a blob_cache */
+	char hash[65];			/* file, unit: sha256 of content */
 	struct tree_list tree;		/* release: what `from` holds */
 	char release_id[13];		/* release: tree id, 12 hex digits */
 	char *unit_path;		/* service: /etc/systemd/system/NAME */

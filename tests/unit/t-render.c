@@ -145,7 +145,7 @@ main(void)
 	ok(d.n == 0, "no diagnostics for a good manifest");
 	{
 		struct render_ctx shared = rctx;
-		struct blob_cache cache = { NULL, NULL, 0, 0, STRINDEX_INIT };
+		struct blob_cache cache = { NULL, NULL, NULL, 0, 0, STRINDEX_INIT };
 		struct desired a, b;
 
 		shared.cache = &cache;
@@ -156,6 +156,17 @@ main(void)
 		    "and shared by the hosts");
 		ok(a.res[0].content.data != b.res[0].content.data,
 		    "templates stay per host");
+		{
+			char h[65];
+
+			sha256_hex(b.res[1].content.data, b.res[1].content.len,
+			    h);
+			is_str(b.res[1].hash, h, "a shared file's hash is its "
+			    "content's sha256");
+			sha256_hex(b.res[0].content.data, b.res[0].content.len,
+			    h);
+			is_str(b.res[0].hash, h, "so is a template's, per host");
+		}
 		desired_free(&a);
 		desired_free(&b);
 		blob_cache_free(&cache);
