@@ -42,9 +42,11 @@ git_msg(void)
 }
 
 /* Walk path through trees one component at a time, so a symbolic link
- * anywhere along it is seen as such rather than followed. */
+ * anywhere along it is seen as such rather than followed.  A file's blob
+ * goes to blob_out, its id to id_out (either may be NULL). */
 static enum file_type
-tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out)
+tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out,
+    git_oid *id_out)
 {
 	git_tree *tree = src->root, *sub = NULL;
 	enum file_type ft = FT_MISSING;
@@ -89,6 +91,8 @@ tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out)
 		if (mode == GIT_FILEMODE_BLOB ||
 		    mode == GIT_FILEMODE_BLOB_EXECUTABLE) {
 			ft = FT_FILE;
+			if (id_out)
+				git_oid_cpy(id_out, git_tree_entry_id(e));
 			if (blob_out && git_blob_lookup(blob_out, src->repo,
 			    git_tree_entry_id(e)) < 0)
 				ft = FT_OTHER;
@@ -147,7 +151,7 @@ src_stat_unlocked(void *ctx, const char *path)
 		return FT_MISSING;	/* nothing outside the project */
 	if (src->worktree)
 		return wt_stat(src, path);
-	return tree_walk(src, path, NULL);
+	return tree_walk(src, path, NULL, NULL);
 }
 
 static int
@@ -184,7 +188,7 @@ src_read_unlocked(void *ctx, const char *path, struct buf *out)
 		free(full);
 		return rc;
 	}
-	if ((ft = tree_walk(src, path, &blob)) != FT_FILE)
+	if ((ft = tree_walk(src, path, &blob, NULL)) != FT_FILE)
 		goto bad;
 	buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
@@ -202,6 +206,47 @@ bad:
 		return err_set("%s is not a regular file in %s", path,
 		    src->where);
 	}
+}
+
+/* A file's size from the object's header, without reading its bytes. */
+static int
+src_size_unlocked(void *ctx, const char *path, size_t *size)
+{
+	struct gitsrc *src = ctx;
+	git_object_t type;
+	git_odb *odb = NULL;
+	git_oid id;
+	size_t len = 0;
+	struct stat st;
+	char *full;
+	int rc;
+
+	if (check_repo_path(path) != NULL)
+		return err_set("%s: not a path inside the project", path);
+	if (src->worktree) {
+		if (wt_stat(src, path) != FT_FILE)
+			return err_set("%s is not a regular file in %s", path,
+			    src->where);
+		full = xasprintf("%s/%s", src->rootdir, path);
+		rc = lstat(full, &st);
+		free(full);
+		if (rc < 0)
+			return err_set("cannot read %s: %s", path,
+			    strerror(errno));
+		*size = (size_t)st.st_size;
+		return 0;
+	}
+	if (tree_walk(src, path, NULL, &id) != FT_FILE)
+		return err_set("%s is not a regular file in %s", path,
+		    src->where);
+	if (git_repository_odb(&odb, src->repo) < 0 ||
+	    git_odb_read_header(&len, &type, odb, &id) < 0) {
+		git_odb_free(odb);
+		return err_set("cannot read %s: %s", path, git_msg());
+	}
+	git_odb_free(odb);
+	*size = len;
+	return 0;
 }
 
 void
@@ -303,6 +348,8 @@ name decl \
 LOCKED(enum file_type, src_stat, (void *ctx, const char *path), (ctx, path))
 LOCKED(int, src_read, (void *ctx, const char *path, struct buf *out),
     (ctx, path, out))
+LOCKED(int, src_size, (void *ctx, const char *path, size_t *size),
+    (ctx, path, size))
 LOCKED(int, src_list, (void *ctx, const char *dir, struct tree_list *out),
     (ctx, dir, out))
 LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
@@ -409,6 +456,7 @@ src_finish(struct gitsrc *src)
 	src->files.ctx = src;
 	src->files.stat = src_stat;
 	src->files.read = src_read;
+	src->files.size = src_size;
 	src->files.list = src->worktree ? NULL : src_list;
 	src->files.readlink = src_readlink;
 	src->files.where = src->where;

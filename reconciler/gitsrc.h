@@ -36,6 +36,9 @@ struct files {
 	enum file_type (*stat)(void *ctx, const char *path);
 	/* The whole content of a regular file; 0, or -1 with err_set. */
 	int (*read)(void *ctx, const char *path, struct buf *out);
+	/* Its size, without reading it; 0, or -1 with err_set.  May be
+	 * NULL: then read tells the size. */
+	int (*size)(void *ctx, const char *path, size_t *size);
 	/* Every file under directory dir, recursively, with the tree id;
 	 * NULL for the work tree, which has no ids.  0, or -1 with err_set. */
 	int (*list)(void *ctx, const char *dir, struct tree_list *out);
