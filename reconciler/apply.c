@@ -853,8 +853,13 @@ apply_script(struct buf *s, struct payload *payload,
 		if (!uploads(a))
 			continue;
 		tmp = upload_tmp(upload_path(a), nonce);
-		tarsize += tar_add(payload, tmp + 1, '0', 0600,
-		    a->rr->content.data, a->rr->content.len, NULL, NULL);
+		if (a->rr->content_deferred)
+			tarsize += tar_add(payload, tmp + 1, '0', 0600, NULL,
+			    a->rr->size, a->rr->source, NULL);
+		else
+			tarsize += tar_add(payload, tmp + 1, '0', 0600,
+			    a->rr->content.data, a->rr->content.len, NULL,
+			    NULL);
 		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
 		    tmp);
 		free(tmp);

@@ -12,6 +12,7 @@
 #include <git2.h>
 
 #include "gitsrc.h"
+#include "strindex.h"
 #include "ssh.h"
 #include "log.h"
 
@@ -31,7 +32,22 @@ struct gitsrc {
 	/* libgit2 objects are not for several threads at once; apply reads
 	 * release files from the rollout's threads. */
 	pthread_mutex_t mu;
+	struct files kept;		/* files, reads kept for other hosts */
+	struct kept_blob *blobs;
+	size_t nblobs, blobcap, blobbytes;
+	struct strindex blobidx;	/* id -> blobs[] */
 };
+
+/* A blob apply sent to one host, for the next: by id, so the same bytes
+ * under two names are kept once. */
+struct kept_blob {
+	char id[GIT_OID_HEXSZ + 1];
+	char *data;
+	size_t len;
+};
+
+#define KEPT_BLOB_MAX (256u * 1024)
+#define KEPT_TOTAL_MAX (64u * 1024 * 1024)
 
 static const char *
 git_msg(void)
@@ -350,6 +366,56 @@ LOCKED(int, src_read, (void *ctx, const char *path, struct buf *out),
     (ctx, path, out))
 LOCKED(int, src_size, (void *ctx, const char *path, size_t *size),
     (ctx, path, size))
+
+/* src_read, keeping what it reads for the next host: hosts applying the
+ * same commit send the same blobs, and reading one again costs a zlib
+ * inflate and a hash check. */
+static int
+src_read_kept(void *ctx, const char *path, struct buf *out)
+{
+	struct gitsrc *src = ctx;
+	struct strindex_iter it;
+	struct kept_blob *k;
+	git_blob *blob = NULL;
+	git_oid id;
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i, len;
+
+	pthread_mutex_lock(&src->mu);
+	if (src->worktree || check_repo_path(path) != NULL ||
+	    tree_walk(src, path, NULL, &id) != FT_FILE) {
+		pthread_mutex_unlock(&src->mu);
+		return src_read(ctx, path, out);	/* and says why not */
+	}
+	git_oid_tostr(hex, sizeof(hex), &id);
+	for (i = strindex_first(&src->blobidx, hex, &it); i != STRINDEX_NONE;
+	    i = strindex_next(&src->blobidx, &it)) {
+		if (strcmp(src->blobs[i].id, hex) == 0) {
+			buf_add(out, src->blobs[i].data, src->blobs[i].len);
+			pthread_mutex_unlock(&src->mu);
+			return 0;
+		}
+	}
+	if (git_blob_lookup(&blob, src->repo, &id) < 0) {
+		pthread_mutex_unlock(&src->mu);
+		return err_set("cannot read %s: %s", path, git_msg());
+	}
+	len = (size_t)git_blob_rawsize(blob);
+	buf_add(out, git_blob_rawcontent(blob), len);
+	if (len <= KEPT_BLOB_MAX && src->blobbytes + len <= KEPT_TOTAL_MAX) {
+		GROW(src->blobs, src->nblobs + 1, src->blobcap);
+		k = &src->blobs[src->nblobs];
+		memcpy(k->id, hex, sizeof(k->id));
+		k->data = xmalloc(len);
+		memcpy(k->data, git_blob_rawcontent(blob), len);
+		k->len = len;
+		strindex_add(&src->blobidx, k->id, src->nblobs++);
+		src->blobbytes += len;
+	}
+	git_blob_free(blob);
+	pthread_mutex_unlock(&src->mu);
+	return 0;
+}
 LOCKED(int, src_list, (void *ctx, const char *dir, struct tree_list *out),
     (ctx, dir, out))
 LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
@@ -460,6 +526,8 @@ src_finish(struct gitsrc *src)
 	src->files.list = src->worktree ? NULL : src_list;
 	src->files.readlink = src_readlink;
 	src->files.where = src->where;
+	src->kept = src->files;
+	src->kept.read = src_read_kept;
 	return src;
 }
 
@@ -568,6 +636,8 @@ fail:
 void
 gitsrc_free(struct gitsrc *src)
 {
+	size_t i;
+
 	if (src == NULL)
 		return;
 	git_tree_free(src->root);
@@ -577,6 +647,10 @@ gitsrc_free(struct gitsrc *src)
 	free(src->subject);
 	free(src->author);
 	free(src->where);
+	for (i = 0; i < src->nblobs; i++)
+		free(src->blobs[i].data);
+	free(src->blobs);
+	strindex_free(&src->blobidx);
 	pthread_mutex_destroy(&src->mu);
 	free(src);
 	git_libgit2_shutdown();
@@ -586,6 +660,12 @@ const struct files *
 gitsrc_files(struct gitsrc *src)
 {
 	return &src->files;
+}
+
+const struct files *
+gitsrc_files_kept(struct gitsrc *src)
+{
+	return &src->kept;
 }
 
 const char *

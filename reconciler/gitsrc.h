@@ -65,6 +65,10 @@ struct gitsrc *gitsrc_open_bare(const char *gitdir, const char *path,
 void gitsrc_free(struct gitsrc *src);
 
 const struct files *gitsrc_files(struct gitsrc *src);
+/* The same files for apply, which reads what it sends to each host: each
+ * blob read is kept (up to 256 KiB each, 64 MiB in all) for the next host
+ * until gitsrc_free.  Render, which only hashes, reads gitsrc_files. */
+const struct files *gitsrc_files_kept(struct gitsrc *src);
 /* Full and 7-digit commit ids; all zeros for a work tree with no HEAD. */
 const char *gitsrc_commit(const struct gitsrc *src);
 const char *gitsrc_commit_short(const struct gitsrc *src);

@@ -299,7 +299,7 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	hc->ri.subject = gitsrc_subject(hc->p.src);
 	hc->ctx.app = hc->p.m->app;
 	hc->ctx.commit = hc->ri.commit;
-	hc->ctx.files = gitsrc_files(hc->p.src);
+	hc->ctx.files = gitsrc_files_kept(hc->p.src);
 	hc->ctx.ssh = &hc->o.ssh;
 	return 0;
 }

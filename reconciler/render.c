@@ -383,6 +383,47 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 	return -1;
 }
 
+/* A file that is no template: its hash and size, from the cache when
+ * another host read it already; its bytes are left in the commit. */
+static void
+render_file_blob(struct renderer *r, struct rendered_res *rr)
+{
+	const struct files *f = r->rc->files;
+	struct blob_cache *c = r->rc->cache;
+	struct strindex_iter it;
+	struct buf raw = BUF_INIT;
+	size_t i;
+
+	rr->content_deferred = 1;
+	for (i = c ? strindex_first(&c->idx, rr->source, &it) : STRINDEX_NONE;
+	    i != STRINDEX_NONE; i = strindex_next(&c->idx, &it)) {
+		if (strcmp(c->paths[i], rr->source) == 0) {
+			memcpy(rr->hash, c->hashes[i], sizeof(rr->hash));
+			rr->size = c->sizes[i];
+			return;
+		}
+	}
+	if (f->read(f->ctx, rr->source, &raw) < 0) {
+		report(r, r->m->file, rr->res->source.pos.line,
+		    rr->res->source.pos.col, "%s", err_msg());
+		rr->content_deferred = 0;
+		return;
+	}
+	sha256_hex(raw.data ? raw.data : "", raw.len, rr->hash);
+	rr->size = raw.len;
+	buf_free(&raw);
+	if (c == NULL)
+		return;
+	GROW(c->paths, c->n + 1, c->cap);
+	c->sizes = xrealloc(c->sizes, c->cap * sizeof(*c->sizes));
+	c->hashes = xrealloc(c->hashes, c->cap * sizeof(*c->hashes));
+	c->paths[c->n] = xstrdup(rr->source);
+	c->sizes[c->n] = rr->size;
+	memcpy(c->hashes[c->n], rr->hash, sizeof(rr->hash));
+	strindex_add(&c->idx, c->paths[c->n], c->n);
+	c->n++;
+}
+
 static void
 render_file_content(struct renderer *r, struct rendered_res *rr)
 {
@@ -403,55 +444,24 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 	}
 	if (f->stat(f->ctx, rr->source) != FT_FILE)
 		return;		/* reported by check_repo_file */
-	if (!res->template && r->rc->cache) {
-		struct blob_cache *c = r->rc->cache;
-		struct strindex_iter it;
-		size_t i;
-
-		for (i = strindex_first(&c->idx, rr->source, &it);
-		    i != STRINDEX_NONE; i = strindex_next(&c->idx, &it)) {
-			if (strcmp(c->paths[i], rr->source) == 0) {
-				rr->content = c->blobs[i];
-				rr->content.cap = 0;
-				rr->content_shared = 1;
-				memcpy(rr->hash, c->hashes[i], sizeof(rr->hash));
-				return;
-			}
-		}
+	if (!res->template) {
+		render_file_blob(r, rr);
+		return;
 	}
 	if (f->read(f->ctx, rr->source, &raw) < 0) {
 		report(r, r->m->file, res->source.pos.line,
 		    res->source.pos.col, "%s", err_msg());
 		return;
 	}
-	if (res->template) {
-		o.file = rr->source;
-		o.sv = NULL;
-		o.text = buf_str(&raw);
-		if (memchr(raw.data, '\0', raw.len))
-			report(r, rr->source, 1, 1, "template is a binary "
-			    "file (it has NUL bytes); set template: false");
-		else
-			expand(r, &o, raw.data, raw.len, &rr->content);
-		buf_free(&raw);
-	} else if (r->rc->cache) {
-		struct blob_cache *c = r->rc->cache;
-
-		GROW(c->paths, c->n + 1, c->cap);
-		c->blobs = xrealloc(c->blobs, c->cap * sizeof(*c->blobs));
-		c->hashes = xrealloc(c->hashes, c->cap * sizeof(*c->hashes));
-		c->paths[c->n] = xstrdup(rr->source);
-		c->blobs[c->n] = raw;
-		sha256_hex(raw.data ? raw.data : "", raw.len, c->hashes[c->n]);
-		strindex_add(&c->idx, c->paths[c->n], c->n);
-		rr->content = raw;
-		rr->content.cap = 0;
-		rr->content_shared = 1;
-		memcpy(rr->hash, c->hashes[c->n], sizeof(rr->hash));
-		c->n++;
-	} else {
-		rr->content = raw;
-	}
+	o.file = rr->source;
+	o.sv = NULL;
+	o.text = buf_str(&raw);
+	if (memchr(raw.data, '\0', raw.len))
+		report(r, rr->source, 1, 1, "template is a binary file (it has "
+		    "NUL bytes); set template: false");
+	else
+		expand(r, &o, raw.data, raw.len, &rr->content);
+	buf_free(&raw);
 }
 
 static void
@@ -490,9 +500,11 @@ render_res(struct renderer *r, const struct resource *res,
 	if (res->kind == RES_FILE && rr->key != NULL)
 		render_file_content(r, rr);
 	/* Plans compare hashes, host after host: made once here. */
-	if (res->kind == RES_FILE && !rr->content_shared)
+	if (res->kind == RES_FILE && !rr->content_deferred) {
 		sha256_hex(rr->content.data ? rr->content.data : "",
 		    rr->content.len, rr->hash);
+		rr->size = rr->content.len;
+	}
 	if (res->kind == RES_RELEASE && rr->from && !res->absent &&
 	    r->rc->files->list) {
 		if (r->rc->files->list(r->rc->files->ctx, rr->from,
@@ -602,8 +614,7 @@ desired_free(struct desired *d)
 		free(rr->unless);
 		free(rr->unit_path);
 		free(rr->unit_name);
-		if (!rr->content_shared)
-			buf_free(&rr->content);
+		buf_free(&rr->content);
 		tree_list_free(&rr->tree);
 	}
 	free(d->res);
@@ -615,17 +626,27 @@ desired_free(struct desired *d)
 	memset(d, 0, sizeof(*d));
 }
 
+int
+render_load_content(struct rendered_res *rr, const struct files *f)
+{
+	if (!rr->content_deferred)
+		return 0;
+	buf_reset(&rr->content);
+	if (f->read(f->ctx, rr->source, &rr->content) < 0)
+		return -1;
+	rr->content_deferred = 0;
+	return 0;
+}
+
 void
 blob_cache_free(struct blob_cache *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++) {
+	for (i = 0; i < c->n; i++)
 		free(c->paths[i]);
-		buf_free(&c->blobs[i]);
-	}
 	free(c->paths);
-	free(c->blobs);
+	free(c->sizes);
 	free(c->hashes);
 	strindex_free(&c->idx);
 	memset(c, 0, sizeof(*c));

@@ -18,11 +18,12 @@
 #include "manifest.h"
 #include "strindex.h"
 
-/* File contents read once and shared by every host that gets them as
- * they are (no template): ten hosts, one copy. */
+/* What the hosts share of files they get as they are (no template):
+ * each is read and hashed once for all of them.  The bytes are not kept:
+ * a plan needs only the hash, and apply reads what it sends. */
 struct blob_cache {
 	char **paths;
-	struct buf *blobs;
+	size_t *sizes;
 	char (*hashes)[65];		/* sha256 of each blob */
 	size_t n, cap;
 	struct strindex idx;		/* path -> paths[] */
@@ -40,9 +41,12 @@ struct rendered_res {
 	const struct resource *res;	/* borrowed from the manifest */
 	char *key;			/* expanded; owned, as are the rest */
 	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
-	struct buf content;		/* file: the bytes to write */
-	int content_shared;		/* content belongs to a blob_cache */
-	char hash[65];			/* file, unit: sha256 of content */
+	struct buf content;		/* file, unit: the bytes to write,
+					 * unless content_deferred */
+	int content_deferred;		/* file: the bytes are source's, as
+					 * it is in the commit; not read */
+	size_t size;			/* file: the bytes' length */
+	char hash[65];			/* file, unit: sha256 of the bytes */
 	struct tree_list tree;		/* release: what `from` holds */
 	char release_id[13];		/* release: tree id, 12 hex digits */
 	char *unit_path;		/* service: /etc/systemd/system/NAME */
@@ -72,6 +76,10 @@ int render_host(struct desired *out, const struct manifest *m,
     const struct env *e, const struct host *h, const struct render_ctx *rc,
     struct diags *diags);
 void desired_free(struct desired *d);
+
+/* Read a deferred content into rr->content (for a diff); 0, or -1 with
+ * err_set. */
+int render_load_content(struct rendered_res *rr, const struct files *f);
 
 /* Render every host of every environment, to find every error. */
 int render_check_all(const struct manifest *m, const struct render_ctx *rc,

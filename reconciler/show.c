@@ -121,7 +121,7 @@ describe(struct buf *b, const struct action *a)
 	switch (a->op) {
 	case ACT_CREATE:
 		if (a->kind == RES_FILE)
-			buf_addf(b, "%zu bytes, mode %04o", a->rr->content.len,
+			buf_addf(b, "%zu bytes, mode %04o", a->rr->size,
 			    res->mode);
 		else if (a->kind == RES_DIRECTORY)
 			buf_addf(b, "mode %04o", res->mode);
@@ -177,7 +177,7 @@ show_content_change(FILE *out, const struct action *a)
 
 	if (!a->have_old) {
 		fprintf(out, "      content changed (%lld -> %zu bytes)\n",
-		    a->obs->size, nw->len);
+		    a->obs->size, a->rr->size);
 		return;
 	}
 	if (!diff_is_text(a->old.data ? a->old.data : "", a->old.len) ||

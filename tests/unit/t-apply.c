@@ -112,7 +112,9 @@ static const char manifest[] =
 "    run: ./migrate --to \"$(cat VERSION)\"\n"
 "    cwd: /srv/a/current\n"
 "    on_change: [/srv/a]\n"
-"    timeout: 1m\n";
+"    timeout: 1m\n"
+"  - file: /etc/a.conf\n"
+"    source: deploy/a.conf\n";
 
 /* Whether /bin/sh parses text without running it. */
 static int
@@ -151,7 +153,7 @@ main(void)
 	    "it renders");
 	memset(&o, 0, sizeof(o));
 	plan_build(&p, &des, &o, COMMIT);
-	is_int(p.add, 5, "everything is new: 5 to add");
+	is_int(p.add, 6, "everything is new: 6 to add");
 	ok(p.v[3].kind == RES_RELEASE && p.v[3].nupload == 4,
 	    "a first release sends all its files");
 	ok(p.v[5].kind == RES_COMMAND && (p.v[5].changes & CH_RUN),
@@ -217,7 +219,7 @@ main(void)
 		FILE *f = popen("cd t.tar.d && find . -type f -o -type l && "
 		    "stat -c '%a %n' srv/a/releases/.tend-*/"
 		    "main.py && readlink srv/a/releases/.tend-*/doc && "
-		    "cat srv/a/releases/.tend-*/" LONG_NAME, "r");
+		    "cat srv/a/releases/.tend-*/" LONG_NAME " etc/.tend-*/a.conf", "r");
 
 		while (f && fgets(line, sizeof(line), f))
 			buf_adds(&got, line);
@@ -236,6 +238,9 @@ main(void)
 		    "a link gets its target, a long one whole");
 		ok(strstr(buf_str(&got), "\nbytes of app/" LONG_NAME "\n") !=
 		    NULL, "a release file's content is read from the commit");
+		ok(strstr(buf_str(&got), "./etc/.tend-0123456789abcdef/a.conf\n")
+		    && strstr(buf_str(&got), "\nbytes of deploy/a.conf\n"),
+		    "so is a file's that is no template");
 		buf_free(&got);
 		system("rm -rf t.tar.d");
 	}
