@@ -231,6 +231,7 @@ runs_prepare(const struct project *p, const struct env *e,
 {
 	struct host_run *runs = xcalloc(n ? n : 1, sizeof(*runs));
 	struct diags diags = DIAGS_INIT;
+	const struct desired *like = NULL;
 	struct render_ctx rc;
 	size_t i;
 
@@ -247,10 +248,15 @@ runs_prepare(const struct project *p, const struct env *e,
 		r->target.port = h->port;
 		r->target.user = h->user;
 		r->target.host_key = h->host_key;
-		/* project_load rendered every host already: no errors. */
-		if (render_host(&r->d, p->m, e, h, &rc, &diags) < 0)
+		/* A host like one before shares its resources' render.
+		 * project_load rendered every host already: no errors. */
+		if (render_alike(like, e, h) ? render_like(&r->d, like, p->m,
+		    h, &rc, &diags) < 0 : render_host(&r->d, p->m, e, h, &rc,
+		    &diags) < 0)
 			bug("host %s failed to render after validation",
 			    h->name);
+		if (r->d.like == NULL)
+			like = &r->d;
 	}
 	diags_free(&diags);
 	return runs;

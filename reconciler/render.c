@@ -1,4 +1,5 @@
 /* render: variable expansion and per-host desired state. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ struct renderer {
 	const struct host *host;
 	const struct render_ctx *rc;
 	struct diags *diags;
+	int host_own;			/* used the host's name, address, vars */
+	int used_vars;			/* looked up variables */
 	int errors;
 	/* variables being expanded, outermost first: a loop re-enters one */
 	const char *stack[MAX_VAR_DEPTH];
@@ -167,6 +170,9 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 	struct origin vo;
 	int line, col, i, rc;
 
+	if (strcmp(name, "tend.host") == 0 ||
+	    strcmp(name, "tend.address") == 0)
+		r->host_own = 1;
 	if ((val = builtin(r, name, shortbuf)) != NULL) {
 		buf_adds(out, val);
 		return 0;
@@ -178,7 +184,10 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 		    "tend.address, tend.commit and tend.commit_short)", name);
 		return -1;
 	}
-	if ((v = find_var(&r->host->vars, name)) == NULL &&
+	r->used_vars = 1;
+	if ((v = find_var(&r->host->vars, name)) != NULL)
+		r->host_own = 1;
+	if (v == NULL &&
 	    (v = find_var(&r->env->vars, name)) == NULL &&
 	    (v = find_var(&r->m->vars, name)) == NULL) {
 		s = suggest_var(r, name);
@@ -555,6 +564,44 @@ check_rendered_dups(struct renderer *r, const struct desired *d)
 	}
 }
 
+/* The health checks of a host, rendered. */
+static void
+render_checks(struct renderer *r, struct desired *out)
+{
+	const struct manifest *m = r->m;
+	size_t i;
+
+	out->checks = xcalloc(m->nhealth ? m->nhealth : 1,
+	    sizeof(*out->checks));
+	for (i = 0; i < m->nhealth; i++) {
+		struct rendered_check *c = &out->checks[out->nchecks++];
+		const struct health *hc = &m->health[i];
+
+		c->check = hc;
+		c->http = expand_field(r, &hc->http);
+		c->command = expand_field(r, &hc->command);
+		if (c->http && strstr(hc->http.s, "${") &&
+		    !str_has_prefix(c->http, "http://") &&
+		    !str_has_prefix(c->http, "https://"))
+			report(r, m->file, hc->http.pos.line,
+			    hc->http.pos.col, "'http' expands to '%s', which "
+			    "is not an http:// or https:// URL", c->http);
+	}
+}
+
+static void
+renderer_init(struct renderer *r, const struct manifest *m,
+    const struct env *e, const struct host *h, const struct render_ctx *rc,
+    struct diags *diags)
+{
+	memset(r, 0, sizeof(*r));
+	r->m = m;
+	r->env = e;
+	r->host = h;
+	r->rc = rc;
+	r->diags = diags;
+}
+
 int
 render_host(struct desired *out, const struct manifest *m,
     const struct env *e, const struct host *h, const struct render_ctx *rc,
@@ -563,12 +610,7 @@ render_host(struct desired *out, const struct manifest *m,
 	struct renderer r;
 	size_t i;
 
-	memset(&r, 0, sizeof(r));
-	r.m = m;
-	r.env = e;
-	r.host = h;
-	r.rc = rc;
-	r.diags = diags;
+	renderer_init(&r, m, e, h, rc, diags);
 	memset(out, 0, sizeof(*out));
 	out->env = e;
 	out->host = h;
@@ -576,22 +618,36 @@ render_host(struct desired *out, const struct manifest *m,
 	for (i = 0; i < m->nres; i++)
 		render_res(&r, &m->res[i], &out->res[out->nres++]);
 	check_rendered_dups(&r, out);
-	out->checks = xcalloc(m->nhealth ? m->nhealth : 1,
-	    sizeof(*out->checks));
-	for (i = 0; i < m->nhealth; i++) {
-		struct rendered_check *c = &out->checks[out->nchecks++];
-		const struct health *hc = &m->health[i];
+	/* What the resources took from the host; checks, rendered for
+	 * each host anyway, are not counted. */
+	out->host_own = r.host_own;
+	out->used_vars = r.used_vars;
+	render_checks(&r, out);
+	return r.errors ? -1 : 0;
+}
 
-		c->check = hc;
-		c->http = expand_field(&r, &hc->http);
-		c->command = expand_field(&r, &hc->command);
-		if (c->http && strstr(hc->http.s, "${") &&
-		    !str_has_prefix(c->http, "http://") &&
-		    !str_has_prefix(c->http, "https://"))
-			report(&r, m->file, hc->http.pos.line,
-			    hc->http.pos.col, "'http' expands to '%s', which "
-			    "is not an http:// or https:// URL", c->http);
-	}
+int
+render_alike(const struct desired *like, const struct env *e,
+    const struct host *h)
+{
+	return like && like->env == e && !like->host_own &&
+	    (!like->used_vars || h->vars.n == 0);
+}
+
+int
+render_like(struct desired *out, const struct desired *like,
+    const struct manifest *m, const struct host *h,
+    const struct render_ctx *rc, struct diags *diags)
+{
+	struct renderer r;
+
+	renderer_init(&r, m, like->env, h, rc, diags);
+	*out = *like;
+	out->host = h;
+	out->like = like->like ? like->like : like;
+	out->checks = NULL;
+	out->nchecks = 0;
+	render_checks(&r, out);
 	return r.errors ? -1 : 0;
 }
 
@@ -600,7 +656,7 @@ desired_free(struct desired *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nres; i++) {
+	for (i = 0; !d->like && i < d->nres; i++) {
 		struct rendered_res *rr = &d->res[i];
 
 		free(rr->key);
@@ -617,7 +673,8 @@ desired_free(struct desired *d)
 		buf_free(&rr->content);
 		tree_list_free(&rr->tree);
 	}
-	free(d->res);
+	if (!d->like)
+		free(d->res);
 	for (i = 0; i < d->nchecks; i++) {
 		free(d->checks[i].http);
 		free(d->checks[i].command);
@@ -629,13 +686,18 @@ desired_free(struct desired *d)
 int
 render_load_content(struct rendered_res *rr, const struct files *f)
 {
-	if (!rr->content_deferred)
-		return 0;
-	buf_reset(&rr->content);
-	if (f->read(f->ctx, rr->source, &rr->content) < 0)
-		return -1;
-	rr->content_deferred = 0;
-	return 0;
+	/* Alike hosts share rr: their threads take turns. */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int rc = 0;
+
+	pthread_mutex_lock(&mu);
+	if (rr->content_deferred) {
+		buf_reset(&rr->content);
+		if ((rc = f->read(f->ctx, rr->source, &rr->content)) == 0)
+			rr->content_deferred = 0;
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
 }
 
 void
@@ -661,15 +723,32 @@ render_check_all(const struct manifest *m, const struct render_ctx *rc,
 
 	for (i = 0; i < m->nenvs; i++) {
 		const struct env *e = &m->envs[i];
+		struct desired like, d;
+		int have = 0;
 
 		for (j = 0; j < e->nhosts; j++) {
-			struct desired d;
+			const struct host *h = &m->hosts[e->hosts[j]];
 
-			if (render_host(&d, m, e, &m->hosts[e->hosts[j]], rc,
-			    diags) < 0)
+			/* Resources rendered alike have like's (lack of)
+			 * errors; only its checks are its own. */
+			if (have && render_alike(&like, e, h)) {
+				if (render_like(&d, &like, m, h, rc, diags) < 0)
+					rcode = -1;
+				desired_free(&d);
+				continue;
+			}
+			if (render_host(&d, m, e, h, rc, diags) < 0) {
 				rcode = -1;
-			desired_free(&d);
+				desired_free(&d);
+			} else if (!have) {
+				like = d;
+				have = 1;
+			} else {
+				desired_free(&d);
+			}
 		}
+		if (have)
+			desired_free(&like);
 	}
 	return rcode;
 }

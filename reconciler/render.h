@@ -65,6 +65,11 @@ struct desired {
 	size_t nres;
 	struct rendered_check *checks;
 	size_t nchecks;
+	int host_own;			/* the resources used the host's
+					 * name, address or own vars */
+	int used_vars;			/* they looked up variables */
+	const struct desired *like;	/* res is like's, which must outlive
+					 * this one; NULL: its own */
 };
 
 /*
@@ -77,8 +82,23 @@ int render_host(struct desired *out, const struct manifest *m,
     struct diags *diags);
 void desired_free(struct desired *d);
 
+/*
+ * Whether host h's resources would render as like's did: same
+ * environment, and nothing of like's own host (name, address, vars) went
+ * into them, nor a variable h's vars could shadow.  Then render_like
+ * shares them instead of rendering them again: a fleet of alike hosts
+ * holds one copy.
+ */
+int render_alike(const struct desired *like, const struct env *e,
+    const struct host *h);
+/* Render h with like's resources (render_alike said so) and its own
+ * health checks; like must outlive out.  As render_host returns. */
+int render_like(struct desired *out, const struct desired *like,
+    const struct manifest *m, const struct host *h,
+    const struct render_ctx *rc, struct diags *diags);
+
 /* Read a deferred content into rr->content (for a diff); 0, or -1 with
- * err_set. */
+ * err_set.  Safe from several threads on a shared rr. */
 int render_load_content(struct rendered_res *rr, const struct files *f);
 
 /* Render every host of every environment, to find every error. */

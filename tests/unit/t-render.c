@@ -115,6 +115,52 @@ one_error(const char *text, const char *file, int line, int col,
 #define HEAD "version: 1\napp: a\nhosts: {h: {address: x}}\n" \
 	"environments: {p: {hosts: [h]}}\n"
 
+/* Hosts a and b alike, c with a var of its own; resources as given,
+ * a health check on each host's address. */
+#define ALIKE "version: 1\napp: a\nvars: {v: top, greeting: hi}\nhosts:\n" \
+	"  a: {address: x}\n  b: {address: y}\n" \
+	"  c: {address: z, vars: {v: own}}\n" \
+	"environments: {p: {hosts: [a, b, c]}}\n" \
+	"health: [{name: web, http: 'http://${tend.address}/'}]\n" \
+	"resources:\n"
+
+/* Whether b and c render like a, for these resources; checks that a
+ * shared render is what b's own would be. */
+static void
+alike(const char *resources, int want_b, int want_c, const char *what)
+{
+	char *text = xasprintf(ALIKE "%s", resources);
+	struct diags d = DIAGS_INIT;
+	struct manifest *m = load(text, &d);
+	struct desired a, b, own;
+	int ab, ac;
+
+	if (m == NULL || m->errors) {
+		ok(0, "%s (manifest did not parse)", what);
+		goto done;
+	}
+	render_host(&a, m, &m->envs[0], &m->hosts[0], &rctx, &d);
+	ab = render_alike(&a, &m->envs[0], &m->hosts[1]);
+	ac = render_alike(&a, &m->envs[0], &m->hosts[2]);
+	ok(ab == want_b && ac == want_c && d.n == 0, "%s", what);
+	if (ab) {
+		render_like(&b, &a, m, &m->hosts[1], &rctx, &d);
+		render_host(&own, m, &m->envs[0], &m->hosts[1], &rctx, &d);
+		ok(b.res == a.res && b.host == &m->hosts[1] &&
+		    strcmp(b.res[0].hash, own.res[0].hash) == 0 &&
+		    strcmp(b.checks[0].http, "http://y/") == 0,
+		    "shared resources are the host's own; its checks are its "
+		    "own");
+		desired_free(&b);
+		desired_free(&own);
+	}
+	desired_free(&a);
+done:
+	manifest_free(m);
+	diags_free(&d);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -181,6 +227,14 @@ main(void)
 	    "    template: true\n", "deploy/bad.conf", 2, 8,
 	    "undefined variable 'nope' (host h, environment p): define it "
 	    "under 'vars'", "an undefined variable points into the template");
+	alike("  - file: /etc/x\n    content: 'fixed'\n", 1, 1,
+	    "resources with no variables render alike on every host");
+	alike("  - file: /etc/x\n    content: '${v} ${tend.env}'\n", 1, 0,
+	    "with a variable, alike unless the host has vars of its own");
+	alike("  - file: /etc/x\n    content: '${tend.host}'\n", 0, 0,
+	    "with the host's name, never alike");
+	alike("  - file: /etc/x\n    source: deploy/app.conf\n"
+	    "    template: true\n", 0, 0, "nor when a template uses it");
 	one_error(HEAD "resources:\n  - file: /a\n    content: 'ab ${nope}'\n",
 	    "deploy/tend.yaml", 7, 18, "undefined variable 'nope' (host h, "
 	    "environment p): define it under 'vars'", "into a quoted value, "
