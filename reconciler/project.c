@@ -267,6 +267,7 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
     char **argv, const struct option *longopts, const char *help,
     int (*own_opt)(int ch, void *arg), void *arg)
 {
+	size_t i;
 	int ch, rc;
 
 	memset(hc, 0, sizeof(*hc));
@@ -296,7 +297,10 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	if (select_hosts(hc->p.m, &hc->o, &hc->env, &hc->hosts, &hc->n) < 0)
 		return 1;
 	ssh_global_init();
-	health_global_init();
+	/* libcurl's setup (TLS, trust store: 2 MB) only for http checks. */
+	for (i = 0; i < hc->p.m->nhealth; i++)
+		if (hc->p.m->health[i].http.s)
+			health_global_init();
 	hc->runs = runs_prepare(&hc->p, hc->env, hc->hosts, hc->n);
 	hc->ri.command = self->name;
 	hc->ri.m = hc->p.m;
