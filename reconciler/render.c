@@ -16,7 +16,8 @@ struct renderer {
 	const struct host *host;
 	const struct render_ctx *rc;
 	struct diags *diags;
-	int host_own;			/* used the host's name, address, vars */
+	int host_own;			/* used the host's name, address or
+					 * vars */
 	int used_vars;			/* looked up variables */
 	int errors;
 	/* variables being expanded, outermost first: a loop re-enters one */

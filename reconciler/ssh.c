@@ -646,7 +646,8 @@ chunks_read(void *arg, char *buf, size_t cap)
 		take = cs->v[cs->k].len - cs->off;
 		if (take > cap - n)
 			take = cap - n;
-		memcpy(buf + n, (const char *)cs->v[cs->k].data + cs->off, take);
+		memcpy(buf + n, (const char *)cs->v[cs->k].data + cs->off,
+		    take);
 		n += take;
 		cs->off += take;
 	}

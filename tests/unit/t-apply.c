@@ -219,7 +219,8 @@ main(void)
 		FILE *f = popen("cd t.tar.d && find . -type f -o -type l && "
 		    "stat -c '%a %n' srv/a/releases/.tend-*/"
 		    "main.py && readlink srv/a/releases/.tend-*/doc && "
-		    "cat srv/a/releases/.tend-*/" LONG_NAME " etc/.tend-*/a.conf", "r");
+		    "cat srv/a/releases/.tend-*/" LONG_NAME
+		    " etc/.tend-*/a.conf", "r");
 
 		while (f && fgets(line, sizeof(line), f))
 			buf_adds(&got, line);
@@ -238,8 +239,9 @@ main(void)
 		    "a link gets its target, a long one whole");
 		ok(strstr(buf_str(&got), "\nbytes of app/" LONG_NAME "\n") !=
 		    NULL, "a release file's content is read from the commit");
-		ok(strstr(buf_str(&got), "./etc/.tend-0123456789abcdef/a.conf\n")
-		    && strstr(buf_str(&got), "\nbytes of deploy/a.conf\n"),
+		ok(strstr(buf_str(&got),
+		    "./etc/.tend-0123456789abcdef/a.conf\n") &&
+		    strstr(buf_str(&got), "\nbytes of deploy/a.conf\n"),
 		    "so is a file's that is no template");
 		buf_free(&got);
 		system("rm -rf t.tar.d");

@@ -195,7 +195,8 @@ main(void)
 	ok(d.n == 0, "no diagnostics for a good manifest");
 	{
 		struct render_ctx shared = rctx;
-		struct blob_cache cache = { NULL, NULL, NULL, 0, 0, STRINDEX_INIT };
+		struct blob_cache cache = { NULL, NULL, NULL, 0, 0,
+		    STRINDEX_INIT };
 		struct desired a, b;
 
 		shared.cache = &cache;
@@ -214,7 +215,8 @@ main(void)
 			    "sha256");
 			sha256_hex(b.res[0].content.data, b.res[0].content.len,
 			    h);
-			is_str(b.res[0].hash, h, "so is a template's, per host");
+			is_str(b.res[0].hash, h, "so is a template's, per "
+			    "host");
 		}
 		desired_free(&a);
 		desired_free(&b);
