@@ -15,6 +15,9 @@
 #include "strindex.h"
 
 #define PROBE_OUTPUT_MAX (64u * 1024 * 1024)
+/* From this many paths on, the probe looks at them without shell loops
+ * (a string: it is spliced into the script). */
+#define PROBE_LOOP_MAX "1000"
 
 struct obs_entry {
 	char *path;
