@@ -626,11 +626,10 @@ commit_action(struct buf *s, struct buf *later, const struct action *a,
 	free(parent);
 }
 
-/* New files sharing mode, owner and group get them in a few commands:
- * a thousand files are a handful of processes on the host, not two
- * thousand. */
+/* New files sharing owner and group get them in a few commands: a
+ * thousand files are a handful of processes on the host, not a thousand.
+ * (Their modes come with them, in the tar stream.) */
 struct attr_group {
-	unsigned mode;
 	const char *owner, *group;	/* borrowed from the manifest */
 	char **paths;
 	size_t n;
@@ -647,26 +646,26 @@ same_opt(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* res NULL: a unit file, 0644 and left to its owner. */
+/* res NULL: a unit file, left to its owner. */
 static void
 attr_group_add(struct attr_groups *gs, const struct resource *res,
     const char *path)
 {
-	unsigned mode = res ? res->mode : 0644;
 	const char *owner = res ? res->owner : NULL;
 	const char *group = res ? res->group : NULL;
 	struct attr_group *g = NULL;
 	size_t i;
 
+	if (owner == NULL && group == NULL)
+		return;
 	for (i = 0; i < gs->n && g == NULL; i++)
-		if (gs->v[i].mode == mode && same_opt(gs->v[i].owner, owner) &&
+		if (same_opt(gs->v[i].owner, owner) &&
 		    same_opt(gs->v[i].group, group))
 			g = &gs->v[i];
 	if (g == NULL) {
 		GROW(gs->v, gs->n + 1, gs->cap);
 		g = &gs->v[gs->n++];
 		memset(g, 0, sizeof(*g));
-		g->mode = mode;
 		g->owner = owner;
 		g->group = group;
 	}
@@ -686,8 +685,8 @@ emit_over(struct buf *s, const char *cmd, char **paths, size_t n)
 		buf_addch(s, ' ');
 		sh_quote(s, paths[i]);
 		if (i % 200 == 199 || i + 1 == n)
-			buf_adds(s, " || fail 'could not set modes and owners "
-			    "of the new files'\n");
+			buf_adds(s, " || fail 'could not set owners of the new "
+			    "files'\n");
 	}
 }
 
@@ -701,17 +700,13 @@ attr_groups_emit(struct buf *s, struct attr_groups *gs)
 		struct attr_group *g = &gs->v[i];
 
 		buf_reset(&cmd);
-		sh_addf(&cmd, "chmod %o --", g->mode);
-		emit_over(s, cmd.data, g->paths, g->n);
-		buf_reset(&cmd);
 		if (g->owner && g->group)
 			sh_addf(&cmd, "chown -- %Q:%Q", g->owner, g->group);
 		else if (g->owner)
 			sh_addf(&cmd, "chown -- %Q", g->owner);
 		else if (g->group)
 			sh_addf(&cmd, "chgrp -- %Q", g->group);
-		if (cmd.len)
-			emit_over(s, cmd.data, g->paths, g->n);
+		emit_over(s, cmd.data, g->paths, g->n);
 		for (k = 0; k < g->n; k++)
 			free(g->paths[k]);
 		free(g->paths);
@@ -787,6 +782,7 @@ apply_script(struct buf *s, struct payload *payload,
 	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
 	struct attr_groups groups = { NULL, 0, 0 };
 	size_t i, tarsize = 0;
+	unsigned mode;
 
 	memset(payload, 0, sizeof(*payload));
 	payload->files = files;
@@ -853,11 +849,13 @@ apply_script(struct buf *s, struct payload *payload,
 		if (!uploads(a))
 			continue;
 		tmp = upload_tmp(upload_path(a), nonce);
+		/* Unpacked with its mode (tar -p); a unit file 0644. */
+		mode = a->kind == RES_FILE ? a->rr->res->mode : 0644;
 		if (a->rr->content_deferred)
-			tarsize += tar_add(payload, tmp + 1, '0', 0600, NULL,
+			tarsize += tar_add(payload, tmp + 1, '0', mode, NULL,
 			    a->rr->size, a->rr->source, NULL);
 		else
-			tarsize += tar_add(payload, tmp + 1, '0', 0600,
+			tarsize += tar_add(payload, tmp + 1, '0', mode,
 			    a->rr->content.data, a->rr->content.len, NULL,
 			    NULL);
 		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,

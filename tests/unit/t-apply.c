@@ -114,7 +114,8 @@ static const char manifest[] =
 "    on_change: [/srv/a]\n"
 "    timeout: 1m\n"
 "  - file: /etc/a.conf\n"
-"    source: deploy/a.conf\n";
+"    source: deploy/a.conf\n"
+"    mode: \"0640\"\n";
 
 /* Whether /bin/sh parses text without running it. */
 static int
@@ -218,7 +219,7 @@ main(void)
 		char line[512];
 		FILE *f = popen("cd t.tar.d && find . -type f -o -type l && "
 		    "stat -c '%a %n' srv/a/releases/.tend-*/"
-		    "main.py && readlink srv/a/releases/.tend-*/doc && "
+		    "main.py etc/.tend-*/a.conf && readlink srv/a/releases/.tend-*/doc && "
 		    "cat srv/a/releases/.tend-*/" LONG_NAME
 		    " etc/.tend-*/a.conf", "r");
 
@@ -235,6 +236,11 @@ main(void)
 		    "so is its file list");
 		ok(strstr(buf_str(&got), "755 srv/a/releases/") != NULL,
 		    "with its mode");
+		ok(strstr(buf_str(&got), "640 etc/.tend-") != NULL,
+		    "a new file has its mode as it is unpacked");
+		ok(strstr(script.data, "chmod 640") == NULL &&
+		    strstr(script.data, "chown -- 'nobody'") != NULL,
+		    "so only owners are set after");
 		ok(strstr(buf_str(&got), "\n" LONG_TARGET "\n") != NULL,
 		    "a link gets its target, a long one whole");
 		ok(strstr(buf_str(&got), "\nbytes of app/" LONG_NAME "\n") !=
