@@ -78,68 +78,41 @@ attrs(struct buf *s, const struct resource *res, unsigned mode,
 		    what);
 }
 
+static struct piece *
+piece_add(struct payload *pl)
+{
+	struct piece *pc;
+
+	GROW(pl->v, pl->n + 1, pl->cap);
+	pc = &pl->v[pl->n++];
+	memset(pc, 0, sizeof(*pc));
+	return pc;
+}
+
 /* Upload a blob and name it on the host: bytes go to the payload, the
  * script reads exactly that many from its stdin. */
 static void
 stage_blob(struct buf *s, struct payload *pl, const void *data, size_t len,
     const char *to, const char *what)
 {
+	struct piece *pc = piece_add(pl);
+
 	sh_addf(s, "head -c %zu >%s || fail %Q\n", len, to, what);
-	GROW(pl->v, pl->n + 1, pl->cap);
-	pl->v[pl->n].data = data;
-	pl->v[pl->n].len = len;
-	pl->n++;
-}
-
-/* A buffer the payload owns, for bytes made here (tar headers). */
-static struct buf *
-payload_blob(struct payload *pl)
-{
-	struct buf *b;
-
-	pl->blobs = xrealloc(pl->blobs, (pl->nblobs + 1) * sizeof(*pl->blobs));
-	b = &pl->blobs[pl->nblobs++];
-	buf_init(b);
-	return b;
-}
-
-static void
-payload_add(struct payload *pl, const void *data, size_t len)
-{
-	GROW(pl->v, pl->n + 1, pl->cap);
-	pl->v[pl->n].data = data;
-	pl->v[pl->n].len = len;
-	pl->n++;
+	pc->data = data;
+	pc->len = len;
 }
 
 static const char zeros[1024];
 
-/* A ustar header block for name (which a pax record carries in full). */
-static void
-tar_header(struct buf *b, const char *name, size_t size, char type,
-    long mtime)
+static size_t
+round512(size_t n)
 {
-	unsigned char h[512];
-	unsigned sum = 0;
-	size_t i;
-
-	memset(h, 0, sizeof(h));
-	snprintf((char *)h, 100, "%.99s", name);
-	snprintf((char *)h + 100, 8, "%07o", 0600);
-	snprintf((char *)h + 108, 8, "%07o", 0);
-	snprintf((char *)h + 116, 8, "%07o", 0);
-	snprintf((char *)h + 124, 12, "%011zo", size);
-	snprintf((char *)h + 136, 12, "%011lo", mtime);
-	h[156] = (unsigned char)type;
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memset(h + 148, ' ', 8);
-	for (i = 0; i < sizeof(h); i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
-	h[155] = ' ';
-	buf_add(b, h, sizeof(h));
+	return (n + 511) / 512 * 512;
 }
+
+/* ustar's name and linkname fields hold 99 bytes here; longer ones go
+ * into a pax header in full. */
+#define TAR_NAME_MAX 99
 
 static size_t
 digits_of(size_t v)
@@ -153,32 +126,175 @@ digits_of(size_t v)
 	return d;
 }
 
-/* One file into the tar stream: a pax header with its whole path, then
- * the header, the bytes (not copied) and the padding.  Returns the bytes
- * it adds to the stream. */
+/* Append the pax record "LEN key=value\n", where LEN counts its own
+ * digits too; or only count its length when b is NULL. */
 static size_t
-tar_add(struct payload *pl, const char *path, const void *data, size_t len,
-    long mtime)
+pax_record(struct buf *b, const char *key, const char *value)
 {
-	struct buf *b = payload_blob(pl), rec = BUF_INIT;
-	size_t n = strlen(" path=\n") + strlen(path), digits = 1, total;
+	size_t n = strlen(" =\n") + strlen(key) + strlen(value), digits = 1;
 
-	/* "LEN path=PATH\n", where LEN counts its own digits too. */
 	while (digits_of(n + digits) != digits)
 		digits++;
-	buf_addf(&rec, "%zu path=%s\n", n + digits, path);
-	tar_header(b, "PaxHeader", rec.len, 'x', mtime);
-	buf_add(b, rec.data, rec.len);
-	buf_add(b, zeros, (512 - rec.len % 512) % 512);
-	tar_header(b, path, len, '0', mtime);
-	payload_add(pl, b->data, b->len);
-	if (len)
-		payload_add(pl, data, len);
-	if (len % 512)
-		payload_add(pl, zeros, 512 - len % 512);
-	total = b->len + len + (512 - len % 512) % 512;
-	buf_free(&rec);
-	return total;
+	if (b)
+		buf_addf(b, "%zu %s=%s\n", n + digits, key, value);
+	return n + digits;
+}
+
+static size_t
+pax_size(const char *name, const char *link)
+{
+	return (strlen(name) > TAR_NAME_MAX ? pax_record(NULL, "path", name) :
+	    0) + (link && strlen(link) > TAR_NAME_MAX ?
+	    pax_record(NULL, "linkpath", link) : 0);
+}
+
+/* The bytes a member takes in the stream: headers, content, padding. */
+static size_t
+tar_member_size(const char *name, const char *link, size_t len)
+{
+	size_t pax = pax_size(name, link);
+
+	return (pax ? 512 + round512(pax) : 0) + 512 + round512(len);
+}
+
+/* A ustar header block. */
+static void
+tar_block(struct buf *b, const char *name, size_t size, char type,
+    unsigned mode, const char *link, long mtime)
+{
+	unsigned char h[512];
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, sizeof(h));
+	snprintf((char *)h, 100, "%.99s", name);
+	snprintf((char *)h + 100, 8, "%07o", mode & 07777);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011zo", size);
+	snprintf((char *)h + 136, 12, "%011lo", mtime);
+	h[156] = (unsigned char)type;
+	if (link)
+		snprintf((char *)h + 157, 100, "%.99s", link);
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < sizeof(h); i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	h[155] = ' ';
+	buf_add(b, h, sizeof(h));
+}
+
+/* A member's headers: a pax header first when its name or link target is
+ * too long for ustar's fields. */
+static void
+tar_head(struct buf *b, const struct piece *pc, long mtime)
+{
+	size_t pax = pax_size(pc->name, pc->link);
+
+	if (pax) {
+		size_t at;
+
+		tar_block(b, "PaxHeader", pax, 'x', 0600, NULL, mtime);
+		at = b->len;
+		if (strlen(pc->name) > TAR_NAME_MAX)
+			pax_record(b, "path", pc->name);
+		if (pc->link && strlen(pc->link) > TAR_NAME_MAX)
+			pax_record(b, "linkpath", pc->link);
+		if (b->len - at != pax)
+			bug("pax header of %zu bytes, not %zu", b->len - at,
+			    pax);
+		buf_add(b, zeros, round512(pax) - pax);
+	}
+	tar_block(b, pc->name, pc->type == '2' ? 0 : pc->len, pc->type,
+	    pc->mode, pc->link, mtime);
+}
+
+/* Add a member to the tar stream; returns the bytes it takes there. */
+static size_t
+tar_add(struct payload *pl, const char *name, char type, unsigned mode,
+    const char *data, size_t len, const char *source, const char *link)
+{
+	struct piece *pc = piece_add(pl);
+
+	pc->name = xstrdup(name);
+	pc->type = type;
+	pc->mode = mode;
+	pc->data = data;
+	pc->len = type == '2' ? 0 : len;
+	pc->source = source ? xstrdup(source) : NULL;
+	pc->link = link ? xstrdup(link) : NULL;
+	return tar_member_size(pc->name, pc->link, pc->len);
+}
+
+/* Start sending piece pc: its parts, with a member's headers made and
+ * its content read now. */
+static int
+piece_start(struct payload *pl, const struct piece *pc)
+{
+	pl->npart = pl->ipart = pl->off = 0;
+	if (pc->name == NULL) {
+		pl->part[pl->npart].data = pc->data;
+		pl->part[pl->npart++].len = pc->len;
+		return 0;
+	}
+	buf_reset(&pl->head);
+	buf_free(&pl->body);
+	tar_head(&pl->head, pc, pl->mtime);
+	pl->part[pl->npart].data = pl->head.data;
+	pl->part[pl->npart++].len = pl->head.len;
+	if (pc->type == '2')
+		return 0;
+	if (pc->data == NULL && pc->source) {
+		if (pl->files->read(pl->files->ctx, pc->source, &pl->body) < 0)
+			return -1;
+		/* The script announced the size; the commit cannot have
+		 * changed, but a short stream must never reach tar. */
+		if (pl->body.len != pc->len)
+			return err_set("%s: %zu bytes, not the %zu planned",
+			    pc->source, pl->body.len, pc->len);
+		pl->part[pl->npart].data = pl->body.data;
+	} else {
+		pl->part[pl->npart].data = pc->data;
+	}
+	pl->part[pl->npart++].len = pc->len;
+	pl->part[pl->npart].data = zeros;
+	pl->part[pl->npart++].len = round512(pc->len) - pc->len;
+	return 0;
+}
+
+ssize_t
+payload_read(void *arg, char *buf, size_t cap)
+{
+	struct payload *pl = arg;
+	size_t n = 0, take;
+
+	while (n < cap) {
+		const struct ssh_chunk *part;
+
+		if (pl->ipart == pl->npart) {
+			if (pl->k == pl->n)
+				break;
+			if (piece_start(pl, &pl->v[pl->k++]) < 0)
+				return -1;
+			continue;
+		}
+		part = &pl->part[pl->ipart];
+		take = part->len - pl->off;
+		if (take > cap - n)
+			take = cap - n;
+		if (take)
+			memcpy(buf + n, (const char *)part->data + pl->off,
+			    take);
+		n += take;
+		pl->off += take;
+		if (pl->off == part->len) {
+			pl->ipart++;
+			pl->off = 0;
+		}
+	}
+	return (ssize_t)n;
 }
 
 /* Where an action's new bytes go: a file's path, a unit file; NULL when it
@@ -208,17 +324,34 @@ release_tmp(const struct action *a, const char *nonce)
 	return xasprintf("%s/releases/.tend-%s", a->key, nonce);
 }
 
+/* The size of a repository file, from its header when files can tell. */
+static int
+file_size(const struct files *files, const char *path, size_t *size)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (files->size)
+		return files->size(files->ctx, path, size);
+	rc = files->read(files->ctx, path, &b);
+	*size = b.len;
+	buf_free(&b);
+	return rc;
+}
+
 /* Stage a new release: a copy of the current one, minus what it no longer
- * has, plus what changed, and its file list. */
+ * has; what changed and its file list go into the tar stream, which
+ * replaces whatever the copy has at their paths.  Adds their bytes in the
+ * stream to *tarsize. */
 static int
 stage_release(struct buf *s, struct payload *pl, const struct action *a,
-    const char *nonce, const struct files *files)
+    const char *nonce, const struct files *files, size_t *tarsize)
 {
 	const struct rendered_res *rr = a->rr;
 	char *t = release_tmp(a, nonce), *rel = xasprintf("%s/releases",
-	    a->key), *cur = xasprintf("%s/current", a->key), *what;
-	struct buf list = BUF_INIT, q = BUF_INIT;
-	size_t i, k;
+	    a->key), *cur = xasprintf("%s/current", a->key), *what, *f;
+	struct buf list = BUF_INIT, link = BUF_INIT;
+	size_t i, k, size;
 	int rc = 0;
 
 	what = xasprintf("could not stage release %s of %s", rr->release_id,
@@ -234,62 +367,49 @@ stage_release(struct buf *s, struct payload *pl, const struct action *a,
 	sh_addf(s, "if [ -d %Q/ ]; then cp -a -- %Q/. %Q; else mkdir -- %Q; "
 	    "fi && rm -f -- %Q/.tend-files || fail %Q\n", cur, cur, t, t, t,
 	    what);
+	/* Old files, 200 to an rm. */
 	for (k = 0; k < a->ndrop; k++) {
-		char *f = xasprintf("%s/%s", t, a->drop[k]);
-
-		sh_addf(s, "rm -f -- %Q\n", f);
+		if (k % 200 == 0)
+			buf_adds(s, "rm -f --");
+		f = xasprintf("%s/%s", t, a->drop[k]);
+		buf_addch(s, ' ');
+		sh_quote(s, f);
 		free(f);
+		if (k % 200 == 199 || k + 1 == a->ndrop)
+			buf_addch(s, '\n');
 	}
-	pl->blobs = xrealloc(pl->blobs, (pl->nblobs + a->nupload + 1) *
-	    sizeof(*pl->blobs));
-	for (k = 0; k < a->nupload; k++) {
+	for (k = 0; k < a->nupload && rc == 0; k++) {
 		const struct tree_file *tf = &rr->tree.v[a->upload[k]];
-		char *f = xasprintf("%s/%s", t, tf->path);
 		char *src = xasprintf("%s/%s", rr->from, tf->path);
-		char *dir = parent_of(f);
-		struct buf *b = &pl->blobs[pl->nblobs++];
 
-		buf_init(b);
-		if (strchr(tf->path, '/'))
-			sh_addf(s, "mkdir -p -- %Q || fail %Q\n", dir, what);
+		f = xasprintf("%s/%s", t + 1, tf->path);
 		if (tf->mode == 0120000) {
-			if (files->readlink(files->ctx, src, b) < 0)
+			buf_reset(&link);
+			if (files->readlink(files->ctx, src, &link) < 0)
 				rc = -1;
-			sh_addf(s, "rm -rf -- %Q && ln -s -- %Q %Q || fail %Q\n",
-			    f, buf_str(b), f, what);
+			else
+				*tarsize += tar_add(pl, f, '2', 0777, NULL, 0,
+				    NULL, buf_str(&link));
+		} else if (file_size(files, src, &size) < 0) {
+			rc = -1;
 		} else {
-			if (files->read(files->ctx, src, b) < 0)
-				rc = -1;
-			buf_reset(&q);
-			sh_quote(&q, f);
-			sh_addf(s, "rm -rf -- %Q\n", f);
-			stage_blob(s, pl, b->data, b->len, q.data, what);
-			sh_addf(s, "chmod %o -- %Q || fail %Q\n", tf->mode, f,
-			    what);
+			*tarsize += tar_add(pl, f, '0', tf->mode, NULL, size,
+			    src, NULL);
 		}
 		free(f);
 		free(src);
-		free(dir);
-		if (rc < 0)
-			break;
 	}
 	for (i = 0; i < rr->tree.n; i++)
 		buf_addf(&list, "%s %o %s\n", rr->tree.v[i].oid,
 		    rr->tree.v[i].mode, rr->tree.v[i].path);
-	{
-		struct buf *b = &pl->blobs[pl->nblobs++];
-		/* Named .tend-files only once built: a release without it
-		 * is unfinished and never switched to. */
-		char *f = xasprintf("%s/.tend-list", t);
-
-		*b = list;
-		buf_reset(&q);
-		sh_quote(&q, f);
-		stage_blob(s, pl, b->data ? b->data : "", b->len, q.data,
-		    what);
-		free(f);
-	}
-	buf_free(&q);
+	/* Named .tend-files only once built: a release without it is
+	 * unfinished and never switched to. */
+	f = xasprintf("%s/.tend-list", t + 1);
+	*tarsize += tar_add(pl, f, '0', 0644, list.data, list.len, NULL, NULL);
+	pl->v[pl->n - 1].own = buf_detach(&list, NULL);
+	pl->v[pl->n - 1].data = pl->v[pl->n - 1].own;
+	free(f);
+	buf_free(&link);
 	free(t);
 	free(rel);
 	free(cur);
@@ -434,10 +554,15 @@ payload_free(struct payload *pl)
 
 	for (i = 0; i < ARRAY_SIZE(pl->owned); i++)
 		free(pl->owned[i]);
-	for (i = 0; i < pl->nblobs; i++)
-		buf_free(&pl->blobs[i]);
-	free(pl->blobs);
+	for (i = 0; i < pl->n; i++) {
+		free(pl->v[i].name);
+		free(pl->v[i].link);
+		free(pl->v[i].source);
+		free(pl->v[i].own);
+	}
 	free(pl->v);
+	buf_free(&pl->head);
+	buf_free(&pl->body);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -501,11 +626,10 @@ commit_action(struct buf *s, struct buf *later, const struct action *a,
 	free(parent);
 }
 
-/* New files sharing mode, owner and group get them in a few commands:
- * a thousand files are a handful of processes on the host, not two
- * thousand. */
+/* New files sharing owner and group get them in a few commands: a
+ * thousand files are a handful of processes on the host, not a thousand.
+ * (Their modes come with them, in the tar stream.) */
 struct attr_group {
-	unsigned mode;
 	const char *owner, *group;	/* borrowed from the manifest */
 	char **paths;
 	size_t n;
@@ -522,27 +646,26 @@ same_opt(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* rr NULL: a unit file, 0644 and left to its owner. */
+/* res NULL: a unit file, left to its owner. */
 static void
-attr_group_add(struct attr_groups *gs, const struct rendered_res *rr,
+attr_group_add(struct attr_groups *gs, const struct resource *res,
     const char *path)
 {
-	const struct resource *res = rr ? rr->res : NULL;
-	unsigned mode = rr ? rr->mode : 0644;
 	const char *owner = res ? res->owner : NULL;
 	const char *group = res ? res->group : NULL;
 	struct attr_group *g = NULL;
 	size_t i;
 
+	if (owner == NULL && group == NULL)
+		return;
 	for (i = 0; i < gs->n && g == NULL; i++)
-		if (gs->v[i].mode == mode && same_opt(gs->v[i].owner, owner) &&
+		if (same_opt(gs->v[i].owner, owner) &&
 		    same_opt(gs->v[i].group, group))
 			g = &gs->v[i];
 	if (g == NULL) {
 		GROW(gs->v, gs->n + 1, gs->cap);
 		g = &gs->v[gs->n++];
 		memset(g, 0, sizeof(*g));
-		g->mode = mode;
 		g->owner = owner;
 		g->group = group;
 	}
@@ -562,8 +685,8 @@ emit_over(struct buf *s, const char *cmd, char **paths, size_t n)
 		buf_addch(s, ' ');
 		sh_quote(s, paths[i]);
 		if (i % 200 == 199 || i + 1 == n)
-			buf_adds(s, " || fail 'could not set modes and owners "
-			    "of the new files'\n");
+			buf_adds(s, " || fail 'could not set owners of the new "
+			    "files'\n");
 	}
 }
 
@@ -577,17 +700,13 @@ attr_groups_emit(struct buf *s, struct attr_groups *gs)
 		struct attr_group *g = &gs->v[i];
 
 		buf_reset(&cmd);
-		sh_addf(&cmd, "chmod %o --", g->mode);
-		emit_over(s, cmd.data, g->paths, g->n);
-		buf_reset(&cmd);
 		if (g->owner && g->group)
 			sh_addf(&cmd, "chown -- %Q:%Q", g->owner, g->group);
 		else if (g->owner)
 			sh_addf(&cmd, "chown -- %Q", g->owner);
 		else if (g->group)
 			sh_addf(&cmd, "chgrp -- %Q", g->group);
-		if (cmd.len)
-			emit_over(s, cmd.data, g->paths, g->n);
+		emit_over(s, cmd.data, g->paths, g->n);
 		for (k = 0; k < g->n; k++)
 			free(g->paths[k]);
 		free(g->paths);
@@ -662,12 +781,12 @@ apply_script(struct buf *s, struct payload *payload,
 	char *json = record_encode(rec), *tmp, *end;
 	struct buf tmps = BUF_INIT, managed = BUF_INIT, later = BUF_INIT;
 	struct attr_groups groups = { NULL, 0, 0 };
-	const struct action **tarv = NULL;
-	size_t ntar = 0, tarcap = 0, tarsize = 0;
-	long now = (long)time(NULL);
+	size_t i, tarsize = 0;
+	unsigned mode;
 
 	memset(payload, 0, sizeof(*payload));
-	size_t i;
+	payload->files = files;
+	payload->mtime = (long)time(NULL);
 
 	sh_addf(s, "set -u\nexport LC_ALL=C\numask 022\nS=%Q\nN=%Q\n", dir,
 	    nonce);
@@ -718,41 +837,45 @@ apply_script(struct buf *s, struct payload *payload,
 	    "trap cleanup EXIT\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\n"
 	    "trap 'exit 143' TERM\ntrap 'exit 141' PIPE\n");
 
-	/* Stage: each new file's bytes beside its target, mode and owner
-	 * set; nothing visible changes yet. */
+	/* Stage: each new file beside its target and each new release
+	 * beside the others, mode and owner set; nothing visible changes
+	 * yet.  The files travel as one tar stream, unpacked by one tar
+	 * (which makes missing parents too, and replaces what a copied
+	 * release has at a path) behind head -c, so that it reads exactly
+	 * its own bytes of the stream. */
 	for (i = 0; i < p->n; i++) {
 		const struct action *a = &p->v[i];
 
 		if (a->kind == RES_RELEASE && (a->changes & CH_RELEASE_NEW) &&
-		    stage_release(s, payload, a, nonce, files) < 0)
+		    stage_release(s, payload, a, nonce, files, &tarsize) < 0)
 			rc = -1;
 		if (!uploads(a))
 			continue;
 		tmp = upload_tmp(upload_path(a), nonce);
-		GROW(tarv, ntar + 1, tarcap);
-		tarv[ntar++] = a;
-		attr_group_add(&groups, a->kind == RES_FILE ? a->rr : NULL,
+		/* Unpacked with its mode (tar -p): the host's mode of the
+		 * file (0600 when it holds a secret), a unit file 0644. */
+		mode = a->kind == RES_FILE ? a->rr->mode : 0644;
+		if (a->rr->content_deferred)
+			tarsize += tar_add(payload, tmp + 1, '0', mode, NULL,
+			    a->rr->size, a->rr->source, NULL);
+		else
+			tarsize += tar_add(payload, tmp + 1, '0', mode,
+			    a->rr->content.data, a->rr->content.len, NULL,
+			    NULL);
+		attr_group_add(&groups, a->kind == RES_FILE ? a->rr->res : NULL,
 		    tmp);
 		free(tmp);
 	}
-	/* New files travel as one tar stream, unpacked by one tar (which
-	 * makes missing parents too) behind head -c, so that it reads
-	 * exactly its own bytes of the stream. */
-	for (i = 0; i < ntar; i++) {
-		const struct action *a = tarv[i];
-		char *t = upload_tmp(upload_path(a), nonce);
+	if (tarsize) {
+		struct piece *pc = piece_add(payload);	/* the end */
 
-		tarsize += tar_add(payload, t + 1, a->rr->content.data,
-		    a->rr->content.len, now);
-		free(t);
-	}
-	if (ntar) {
-		payload_add(payload, zeros, sizeof(zeros));	/* the end */
+		pc->data = zeros;
+		pc->len = sizeof(zeros);
 		tarsize += sizeof(zeros);
-		sh_addf(s, "head -c %zu | tar -x -f - -C / -m --no-same-owner "
-		    "|| fail %Q\n", tarsize, "could not write the new files");
+		sh_addf(s, "head -c %zu | tar -x -f - -C / -m -p -U "
+		    "--recursive-unlink --no-same-owner || fail %Q\n", tarsize,
+		    "could not write the new files");
 	}
-	free(tarv);
 	attr_groups_emit(s, &groups);
 	stage_blob(s, payload, json, strlen(json), "\"$S/state.json.$N\"",
 	    "could not write the record");
@@ -783,9 +906,8 @@ apply_script(struct buf *s, struct payload *payload,
 	end = xasprintf("tend-end-%s", nonce);
 	sh_addf(s, "[ \"$(head -c %zu)\" = %Q ] || fail 'the upload was cut "
 	    "short'\n", strlen(end), end);
-	GROW(payload->v, payload->n + 1, payload->cap);
-	payload->v[payload->n].data = end;
-	payload->v[payload->n++].len = strlen(end);
+	piece_add(payload)->data = end;
+	payload->v[payload->n - 1].len = strlen(end);
 	payload->owned[0] = json;
 	payload->owned[1] = buf_detach(&managed, NULL);
 	payload->owned[2] = end;
@@ -871,7 +993,7 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 {
 	struct buf script = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
 	struct payload pl;
-	struct ssh_chunk *in;
+	struct ssh_input in = { payload_read, &pl };
 	struct record *rec, *pending;
 	char nonce[17], *holder, *cmd = NULL, *what;
 	const char *f;
@@ -894,12 +1016,12 @@ apply_run(struct ssh *c, const struct host_plan *p, const struct desired *d,
 		goto done;
 	}
 	cmd = xasprintf("sh -c 'eval \"$(head -c %zu)\"'", script.len);
-	in = xcalloc(pl.n + 1, sizeof(*in));
-	in[0].data = script.data;
-	in[0].len = script.len;
-	memcpy(in + 1, pl.v, pl.n * sizeof(*in));
-	rc = ssh_exec(c, cmd, in, pl.n + 1, &out, &err, &status);
-	free(in);
+	piece_add(&pl);
+	memmove(pl.v + 1, pl.v, (pl.n - 1) * sizeof(*pl.v));
+	memset(pl.v, 0, sizeof(*pl.v));
+	pl.v[0].data = script.data;
+	pl.v[0].len = script.len;
+	rc = ssh_exec_input(c, cmd, &in, &out, &err, &status);
 	payload_free(&pl);
 	if (rc < 0)
 		goto done;

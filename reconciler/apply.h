@@ -22,14 +22,35 @@ struct apply_result {
 	int ran;			/* an unless-command ran */
 };
 
-/* What follows the script on the remote shell's stdin: file contents
- * (borrowed from the desired state), the record, the end marker. */
+/* A piece of what follows the script: bytes, or a member of the tar
+ * stream of new files, whose header is made and whose content is read
+ * from the commit only when it is sent. */
+struct piece {
+	const char *data;		/* bytes or content (borrowed); NULL
+					 * with source: read when sent */
+	size_t len;			/* bytes, or the content's size */
+	char *name;			/* tar member: its path; NULL: bytes */
+	char type;			/* tar member: '0' file, '2' link */
+	unsigned mode;			/* tar member: permission bits */
+	char *link;			/* link member: its target */
+	char *source;			/* file member: repository path */
+	char *own;			/* data, when the payload owns it */
+};
+
+/* What follows the script on the remote shell's stdin: the tar stream of
+ * new files and releases, the records, the end marker.  Read it with
+ * payload_read; it holds one member's bytes at a time. */
 struct payload {
-	struct ssh_chunk *v;
+	struct piece *v;
 	size_t n, cap;
 	char *owned[4];			/* records, managed.sh, end marker */
-	struct buf *blobs;		/* release files read from the commit */
-	size_t nblobs;
+	const struct files *files;	/* where members' sources are read */
+	long mtime;			/* tar members' time */
+	/* Where reading is: piece k is out up to its part ipart, off. */
+	size_t k;
+	struct ssh_chunk part[3];	/* header, content, padding */
+	size_t npart, ipart, off;
+	struct buf head, body;
 };
 
 /* Build the script and payload for plan p; release files are read from
@@ -41,6 +62,10 @@ int apply_script(struct buf *script, struct payload *payload,
     const struct host_plan *p, const char *app, const struct record *rec,
     const struct record *pending, const char *holder, const char *nonce,
     const struct files *files);
+/* The next up to cap bytes of the payload (an ssh_input reader): fewer
+ * only at its end, 0 after; -1 with err_set when a file cannot be read
+ * or is not the size the script announced. */
+ssize_t payload_read(void *pl, char *buf, size_t cap);
 void payload_free(struct payload *pl);
 
 /*

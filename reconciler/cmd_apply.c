@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "health.h"
 #include "log.h"
 #include "report.h"
 #include "show.h"
@@ -123,6 +124,7 @@ open_reporter(const struct host_cmd *hc, struct report_opts *ro, char **dir)
 	char *url = gitsrc_remote_url(hc->p.src, "origin");
 	struct reporter *r;
 
+	health_global_init();	/* the reporter's thread uses libcurl */
 	*dir = hc->o.state_dir ? xstrdup(hc->o.state_dir) : store_default_dir();
 	ro->state_dir = *dir;
 	ro->gitdir = gitsrc_gitdir(hc->p.src);

@@ -491,7 +491,7 @@ ctx_init(struct daemon *d, struct pass *ps, struct rollout_ctx *ctx,
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->app = ps->p.m->app;
 	ctx->commit = gitsrc_commit(ps->p.src);
-	ctx->files = gitsrc_files(ps->p.src);
+	ctx->files = gitsrc_files_kept(ps->p.src);
 	ctx->ssh = &d->o->ssh;
 	ctx->apply = apply;
 	ctx->cancel = &ps->we->cancel;

@@ -49,7 +49,7 @@ rollback_host(const struct project_opts *opts, const struct env *env,
 	rb = runs_prepare(&gp, e, &idx, 1);
 	ctx = *ctx0;
 	ctx.commit = gitsrc_commit(gp.src);
-	ctx.files = gitsrc_files(gp.src);
+	ctx.files = gitsrc_files_kept(gp.src);
 	ctx.apply = 1;
 	ctx.done = NULL;
 	rollout_host(rb, &ctx);

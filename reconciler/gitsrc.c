@@ -14,6 +14,7 @@
 #include <git2.h>
 
 #include "gitsrc.h"
+#include "strindex.h"
 #include "ssh.h"
 #include "log.h"
 
@@ -33,7 +34,22 @@ struct gitsrc {
 	/* libgit2 objects are not for several threads at once; apply reads
 	 * release files from the rollout's threads. */
 	pthread_mutex_t mu;
+	struct files kept;		/* files, reads kept for other hosts */
+	struct kept_blob *blobs;
+	size_t nblobs, blobcap, blobbytes;
+	struct strindex blobidx;	/* id -> blobs[] */
 };
+
+/* A blob apply sent to one host, for the next: by id, so the same bytes
+ * under two names are kept once. */
+struct kept_blob {
+	char id[GIT_OID_HEXSZ + 1];
+	char *data;
+	size_t len;
+};
+
+#define KEPT_BLOB_MAX (256u * 1024)
+#define KEPT_TOTAL_MAX (64u * 1024 * 1024)
 
 static const char *
 git_msg(void)
@@ -44,9 +60,11 @@ git_msg(void)
 }
 
 /* Walk path through trees one component at a time, so a symbolic link
- * anywhere along it is seen as such rather than followed. */
+ * anywhere along it is seen as such rather than followed.  A file's blob
+ * goes to blob_out, its id to id_out (either may be NULL). */
 static enum file_type
-tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out)
+tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out,
+    git_oid *id_out)
 {
 	git_tree *tree = src->root, *sub = NULL;
 	enum file_type ft = FT_MISSING;
@@ -91,6 +109,8 @@ tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out)
 		if (mode == GIT_FILEMODE_BLOB ||
 		    mode == GIT_FILEMODE_BLOB_EXECUTABLE) {
 			ft = FT_FILE;
+			if (id_out)
+				git_oid_cpy(id_out, git_tree_entry_id(e));
 			if (blob_out && git_blob_lookup(blob_out, src->repo,
 			    git_tree_entry_id(e)) < 0)
 				ft = FT_OTHER;
@@ -174,7 +194,7 @@ src_stat_unlocked(void *ctx, const char *path)
 		return FT_MISSING;	/* nothing outside the project */
 	if (src->worktree)
 		return wt_stat(src, path);
-	return tree_walk(src, path, NULL);
+	return tree_walk(src, path, NULL, NULL);
 }
 
 static int
@@ -211,7 +231,7 @@ src_read_unlocked(void *ctx, const char *path, struct buf *out)
 		free(full);
 		return rc;
 	}
-	if ((ft = tree_walk(src, path, &blob)) != FT_FILE)
+	if ((ft = tree_walk(src, path, &blob, NULL)) != FT_FILE)
 		goto bad;
 	buf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
 	git_blob_free(blob);
@@ -340,6 +360,47 @@ src_suggest_unlocked(void *ctx, const char *path, struct buf *out)
 		return -1;
 	return src->worktree ? wt_suggest(src, path, out) :
 	    git_suggest(src, path, out);
+}
+
+/* A file's size from the object's header, without reading its bytes. */
+static int
+src_size_unlocked(void *ctx, const char *path, size_t *size)
+{
+	struct gitsrc *src = ctx;
+	git_object_t type;
+	git_odb *odb = NULL;
+	git_oid id;
+	size_t len = 0;
+	struct stat st;
+	char *full;
+	int rc;
+
+	if (check_repo_path(path) != NULL)
+		return err_set("%s: not a path inside the project", path);
+	if (src->worktree) {
+		if (wt_stat(src, path) != FT_FILE)
+			return err_set("%s is not a regular file in %s", path,
+			    src->where);
+		full = xasprintf("%s/%s", src->rootdir, path);
+		rc = lstat(full, &st);
+		free(full);
+		if (rc < 0)
+			return err_set("cannot read %s: %s", path,
+			    strerror(errno));
+		*size = (size_t)st.st_size;
+		return 0;
+	}
+	if (tree_walk(src, path, NULL, &id) != FT_FILE)
+		return err_set("%s is not a regular file in %s", path,
+		    src->where);
+	if (git_repository_odb(&odb, src->repo) < 0 ||
+	    git_odb_read_header(&len, &type, odb, &id) < 0) {
+		git_odb_free(odb);
+		return err_set("cannot read %s: %s", path, git_msg());
+	}
+	git_odb_free(odb);
+	*size = len;
+	return 0;
 }
 
 void
@@ -479,6 +540,58 @@ name decl \
 LOCKED(enum file_type, src_stat, (void *ctx, const char *path), (ctx, path))
 LOCKED(int, src_read, (void *ctx, const char *path, struct buf *out),
     (ctx, path, out))
+LOCKED(int, src_size, (void *ctx, const char *path, size_t *size),
+    (ctx, path, size))
+
+/* src_read, keeping what it reads for the next host: hosts applying the
+ * same commit send the same blobs, and reading one again costs a zlib
+ * inflate and a hash check. */
+static int
+src_read_kept(void *ctx, const char *path, struct buf *out)
+{
+	struct gitsrc *src = ctx;
+	struct strindex_iter it;
+	struct kept_blob *k;
+	git_blob *blob = NULL;
+	git_oid id;
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i, len;
+
+	pthread_mutex_lock(&src->mu);
+	if (src->worktree || check_repo_path(path) != NULL ||
+	    tree_walk(src, path, NULL, &id) != FT_FILE) {
+		pthread_mutex_unlock(&src->mu);
+		return src_read(ctx, path, out);	/* and says why not */
+	}
+	git_oid_tostr(hex, sizeof(hex), &id);
+	for (i = strindex_first(&src->blobidx, hex, &it); i != STRINDEX_NONE;
+	    i = strindex_next(&src->blobidx, &it)) {
+		if (strcmp(src->blobs[i].id, hex) == 0) {
+			buf_add(out, src->blobs[i].data, src->blobs[i].len);
+			pthread_mutex_unlock(&src->mu);
+			return 0;
+		}
+	}
+	if (git_blob_lookup(&blob, src->repo, &id) < 0) {
+		pthread_mutex_unlock(&src->mu);
+		return err_set("cannot read %s: %s", path, git_msg());
+	}
+	len = (size_t)git_blob_rawsize(blob);
+	buf_add(out, git_blob_rawcontent(blob), len);
+	if (len <= KEPT_BLOB_MAX && src->blobbytes + len <= KEPT_TOTAL_MAX) {
+		GROW(src->blobs, src->nblobs + 1, src->blobcap);
+		k = &src->blobs[src->nblobs];
+		memcpy(k->id, hex, sizeof(k->id));
+		k->data = xmalloc(len);
+		memcpy(k->data, git_blob_rawcontent(blob), len);
+		k->len = len;
+		strindex_add(&src->blobidx, k->id, src->nblobs++);
+		src->blobbytes += len;
+	}
+	git_blob_free(blob);
+	pthread_mutex_unlock(&src->mu);
+	return 0;
+}
 LOCKED(int, src_list, (void *ctx, const char *dir, struct tree_list *out),
     (ctx, dir, out))
 LOCKED(int, src_readlink, (void *ctx, const char *path, struct buf *out),
@@ -571,6 +684,11 @@ src_new(void)
 	 * are).  Blobs are read once into the project's blob cache. */
 	git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
 	    (size_t)4 << 20);
+	/* libgit2 hashes every object it reads to check its id.  These come
+	 * from the repository's own store, guarded by zlib's checksums and
+	 * checked when fetched; the hash (SHA-1 with collision detection)
+	 * was a fifth of a plan's CPU. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 	pthread_mutex_init(&src->mu, NULL);
 	memset(src->commit_id, '0', GIT_OID_HEXSZ);
 	memcpy(src->short_id, src->commit_id, 7);
@@ -587,10 +705,13 @@ src_finish(struct gitsrc *src)
 	src->files.ctx = src;
 	src->files.stat = src_stat;
 	src->files.read = src_read;
+	src->files.size = src_size;
 	src->files.list = src->worktree ? NULL : src_list;
 	src->files.readlink = src_readlink;
 	src->files.suggest = src_suggest;
 	src->files.where = src->where;
+	src->kept = src->files;
+	src->kept.read = src_read_kept;
 	return src;
 }
 
@@ -699,6 +820,8 @@ fail:
 void
 gitsrc_free(struct gitsrc *src)
 {
+	size_t i;
+
 	if (src == NULL)
 		return;
 	git_tree_free(src->root);
@@ -708,6 +831,10 @@ gitsrc_free(struct gitsrc *src)
 	free(src->subject);
 	free(src->author);
 	free(src->where);
+	for (i = 0; i < src->nblobs; i++)
+		free(src->blobs[i].data);
+	free(src->blobs);
+	strindex_free(&src->blobidx);
 	pthread_mutex_destroy(&src->mu);
 	free(src);
 	git_libgit2_shutdown();
@@ -717,6 +844,12 @@ const struct files *
 gitsrc_files(struct gitsrc *src)
 {
 	return &src->files;
+}
+
+const struct files *
+gitsrc_files_kept(struct gitsrc *src)
+{
+	return &src->kept;
 }
 
 const char *

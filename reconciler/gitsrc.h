@@ -39,6 +39,9 @@ struct files {
 	enum file_type (*stat)(void *ctx, const char *path);
 	/* The whole content of a regular file; 0, or -1 with err_set. */
 	int (*read)(void *ctx, const char *path, struct buf *out);
+	/* Its size, without reading it; 0, or -1 with err_set.  May be
+	 * NULL: then read tells the size. */
+	int (*size)(void *ctx, const char *path, size_t *size);
 	/* Every file under directory dir, recursively, with the tree id;
 	 * NULL for the work tree, which has no ids.  0, or -1 with err_set. */
 	int (*list)(void *ctx, const char *dir, struct tree_list *out);
@@ -70,6 +73,10 @@ struct gitsrc *gitsrc_open_bare(const char *gitdir, const char *path,
 void gitsrc_free(struct gitsrc *src);
 
 const struct files *gitsrc_files(struct gitsrc *src);
+/* The same files for apply, which reads what it sends to each host: each
+ * blob read is kept (up to 256 KiB each, 64 MiB in all) for the next host
+ * until gitsrc_free.  Render, which only hashes, reads gitsrc_files. */
+const struct files *gitsrc_files_kept(struct gitsrc *src);
 /* Full and 7-digit commit ids; all zeros for a work tree with no HEAD. */
 const char *gitsrc_commit(const struct gitsrc *src);
 const char *gitsrc_commit_short(const struct gitsrc *src);

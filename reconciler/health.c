@@ -1,4 +1,5 @@
 /* health: http checks through libcurl, command checks over SSH. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,11 +10,19 @@
 #include "log.h"
 #include "shell.h"
 
-void
-health_global_init(void)
+static void
+curl_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
+}
+
+void
+health_global_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, curl_init);
 }
 
 static size_t
@@ -109,6 +118,7 @@ health_run(struct ssh *c, const struct desired *d)
 	size_t i;
 	int rc = 0;
 
+	health_global_init();	/* done already, but for a rollback's */
 	for (i = 0; i < d->nchecks && rc == 0; i++) {
 		const struct rendered_check *hc = &d->checks[i];
 		int tries = hc->check->retries + 1, t;

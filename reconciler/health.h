@@ -9,7 +9,8 @@
 #include "render.h"
 #include "ssh.h"
 
-/* Once, before threads start (libcurl's global setup is not thread-safe). */
+/* libcurl's global setup, before threads start when they will use it
+ * (health checks, the reporter); again is harmless. */
 void health_global_init(void);
 
 /*

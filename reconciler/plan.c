@@ -131,8 +131,7 @@ plan_present(struct host_plan *p, const struct rendered_res *rr,
 	/* What tend wrote there before may have held a secret too. */
 	a->sensitive = rr->sensitive || (rec && rec->sensitive);
 	if (res->kind == RES_FILE)
-		sha256_hex(rr->content.data ? rr->content.data : "",
-		    rr->content.len, a->hash);
+		memcpy(a->hash, rr->hash, sizeof(a->hash));
 	if (e == NULL) {
 		char *parent = xstrndup(rr->key, (size_t)(strrchr(rr->key,
 		    '/') - rr->key));
@@ -204,12 +203,16 @@ plan_absent(struct host_plan *p, const struct rendered_res *rr,
 	p->remove++;
 }
 
+/* Whether r is still declared in d; keys indexes d's keys and unit names. */
 static int
-declared(const struct desired *d, const struct rec_res *r)
+declared(const struct desired *d, const struct strindex *keys,
+    const struct rec_res *r)
 {
+	struct strindex_iter it;
 	size_t i;
 
-	for (i = 0; i < d->nres; i++) {
+	for (i = strindex_first(keys, r->key, &it); i != STRINDEX_NONE;
+	    i = strindex_next(keys, &it)) {
 		const struct rendered_res *rr = &d->res[i];
 
 		/* Declared absent counts: plan_absent removes it. */
@@ -246,16 +249,23 @@ static void
 plan_prune(struct host_plan *p, const struct desired *d,
     const struct observed *o)
 {
+	struct strindex keys = STRINDEX_INIT;
 	size_t i, first = p->n;
 
 	if (o->rec == NULL)
 		return;
+	for (i = 0; i < d->nres; i++) {
+		if (d->res[i].key)
+			strindex_add(&keys, d->res[i].key, i);
+		if (d->res[i].key && d->res[i].res->kind == RES_SERVICE)
+			strindex_add(&keys, d->res[i].unit_name, i);
+	}
 	for (i = 0; i < o->rec->nres; i++) {
 		const struct rec_res *r = &o->rec->res[i];
 		const struct obs_entry *e;
 		struct action *a;
 
-		if (r->kind == RES_SERVICE && !declared(d, r)) {
+		if (r->kind == RES_SERVICE && !declared(d, &keys, r)) {
 			/* Gone from the manifest: when tend installed its
 			 * unit, stopped, disabled and the unit removed; else
 			 * left as it runs. */
@@ -273,7 +283,7 @@ plan_prune(struct host_plan *p, const struct desired *d,
 			continue;
 		}
 		if (!res_kind_is_path(r->kind) || r->kind == RES_RELEASE ||
-		    declared(d, r))
+		    declared(d, &keys, r))
 			continue;
 		if ((e = observed_find(o, r->key)) == NULL)
 			continue;	/* already gone */
@@ -292,6 +302,7 @@ plan_prune(struct host_plan *p, const struct desired *d,
 			p->remove++;
 		}
 	}
+	strindex_free(&keys);
 	if (p->n > first)
 		qsort(p->v + first, p->n - first, sizeof(*p->v), cmp_prune);
 }
@@ -522,8 +533,7 @@ plan_service(struct host_plan *p, const struct rendered_res *rr,
 		return;
 	}
 	if (rr->unit) {
-		sha256_hex(rr->content.data ? rr->content.data : "",
-		    rr->content.len, a->hash);
+		memcpy(a->hash, rr->hash, sizeof(a->hash));
 		if (uf == NULL || strcmp(uf->hash, a->hash) != 0)
 			a->changes |= CH_UNIT;
 	}
@@ -751,8 +761,7 @@ plan_record(const struct desired *d, const struct observed *o,
 				r.target = relid;
 			}
 			else if (rr->unit)
-				sha256_hex(rr->content.data ? rr->content.data :
-				    "", rr->content.len, r.hash);
+				memcpy(r.hash, rr->hash, sizeof(r.hash));
 			record_add(out, &r);
 			continue;
 		}
@@ -760,8 +769,7 @@ plan_record(const struct desired *d, const struct observed *o,
 		r.created = prev ? prev->created :
 		    observed_find(o, rr->key) == NULL;
 		if (res->kind == RES_FILE)
-			sha256_hex(rr->content.data ? rr->content.data : "",
-			    rr->content.len, r.hash);
+			memcpy(r.hash, rr->hash, sizeof(r.hash));
 		if (res->kind != RES_SYMLINK)
 			r.mode = rr->mode;
 		r.sensitive = rr->sensitive;

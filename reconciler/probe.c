@@ -47,7 +47,14 @@ probe_script(struct buf *out, const char *app, const struct probe_set *set,
 	/* managed.sh, written by tend's apply, adds what it recorded. */
 	buf_adds(out, "\n[ -r \"$S/managed.sh\" ] && . \"$S/managed.sh\"\n");
 	sh_addf(out, "sec() { printf '=tend:%s:%%s\\0' \"$1\"; }\n", nonce);
+	/* Which paths exist, are files, are links: for a few hundred, test
+	 * in shell loops; for more, the loops cost more than the processes
+	 * that do without them: stat takes every path (a missing one is an
+	 * error, thrown away), find picks files and links as test -f with
+	 * ! -L and test -L do (the link a path names is not followed). */
 	buf_adds(out,
+	    "paths() { printf '%s\\0' \"$@\" | sort -zu; }\n"
+	    "if [ $# -lt " PROBE_LOOP_MAX " ]; then\n"
 	    "sec stat\n"
 	    "for p do if [ -e \"$p\" ] || [ -L \"$p\" ]; then "
 	    "printf '%s\\0' \"$p\"; fi; done | sort -zu |\n"
@@ -59,7 +66,20 @@ probe_script(struct buf *out, const char *app, const struct probe_set *set,
 	    "  xargs -0 -r sha256sum -z -- 2>/dev/null\n"
 	    "sec link\n"
 	    "for p do if [ -L \"$p\" ]; then printf '%s\\0' \"$p\"; "
-	    "readlink -- \"$p\"; printf '\\0'; fi; done\n");
+	    "readlink -- \"$p\"; printf '\\0'; fi; done\n"
+	    "else\n"
+	    "sec stat\n"
+	    "paths \"$@\" |\n"
+	    "  xargs -0 -r stat --printf '%n\\0%F\\0%a\\0%u\\0%g\\0%U\\0%G\\0%s\\0'"
+	    " -- 2>/dev/null\n"
+	    "sec hash\n"
+	    "paths \"$@\" | xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 "
+	    "-type f -print0' sh 2>/dev/null |\n"
+	    "  xargs -0 -r sha256sum -z -- 2>/dev/null\n"
+	    "sec link\n"
+	    "paths \"$@\" | xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 "
+	    "-type l -printf \"%p\\0%l\\n\\0\"' sh 2>/dev/null\n"
+	    "fi\n");
 	if (set->nreleases) {
 		buf_adds(out, "sec rel\nfor r in");
 		quoted_list(out, set->releases, set->nreleases);
@@ -89,8 +109,17 @@ probe_script(struct buf *out, const char *app, const struct probe_set *set,
 static size_t
 obs_index(const struct observed *o, const char *path)
 {
+	struct strindex_iter it;
 	size_t i;
 
+	/* probe_parse keeps paths unique, so the first match is the one. */
+	if (o->idx.n == o->n && o->n) {
+		for (i = strindex_first(&o->idx, path, &it);
+		    i != STRINDEX_NONE; i = strindex_next(&o->idx, &it))
+			if (strcmp(o->v[i].path, path) == 0)
+				return i;
+		return o->n;
+	}
 	for (i = 0; i < o->n; i++)
 		if (strcmp(o->v[i].path, path) == 0)
 			return i;
@@ -236,6 +265,7 @@ probe_parse(struct observed *o, const char *data, size_t len,
 				e.size = (long long)v[3];
 				GROW(o->v, o->n + 1, o->cap);
 				o->v[o->n++] = e;
+				strindex_add(&o->idx, e.path, o->n - 1);
 			}
 		} else if (strcmp(sec, "hash") == 0) {
 			for (; i < nf && strncmp(f[i], hdr, hlen); i++) {
@@ -504,6 +534,7 @@ observed_free(struct observed *o)
 		free(o->v[i].target);
 	}
 	free(o->v);
+	strindex_free(&o->idx);
 	for (i = 0; i < o->nrel; i++) {
 		free(o->rel[i].path);
 		free(o->rel[i].current);

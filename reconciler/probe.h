@@ -12,8 +12,12 @@
 #include "record.h"
 #include "render.h"
 #include "ssh.h"
+#include "strindex.h"
 
 #define PROBE_OUTPUT_MAX (64u * 1024 * 1024)
+/* From this many paths on, the probe looks at them without shell loops
+ * (a string: it is spliced into the script). */
+#define PROBE_LOOP_MAX "1000"
 
 struct obs_entry {
 	char *path;
@@ -44,6 +48,8 @@ struct obs_service {
 struct observed {
 	struct obs_entry *v;		/* only paths that exist */
 	size_t n, cap;
+	struct strindex idx;		/* path -> v[]; probe_parse keeps it,
+					 * v made otherwise is scanned */
 	struct obs_release *rel;
 	size_t nrel, relcap;
 	struct obs_service *svc;

@@ -289,6 +289,7 @@ runs_prepare(const struct project *p, const struct env *e,
 {
 	struct host_run *runs = xcalloc(n ? n : 1, sizeof(*runs));
 	struct diags diags = DIAGS_INIT;
+	const struct desired *like = NULL;
 	struct render_ctx rc;
 	size_t i;
 
@@ -307,10 +308,15 @@ runs_prepare(const struct project *p, const struct env *e,
 		r->target.port = h->port;
 		r->target.user = h->user;
 		r->target.host_key = h->host_key;
-		/* project_load rendered every host already: no errors. */
-		if (render_host(&r->d, p->m, e, h, &rc, &diags) < 0)
+		/* A host like one before shares its resources' render.
+		 * project_load rendered every host already: no errors. */
+		if (render_alike(like, e, h) ? render_like(&r->d, like, p->m,
+		    h, &rc, &diags) < 0 : render_host(&r->d, p->m, e, h, &rc,
+		    &diags) < 0)
 			bug("host %s failed to render after validation",
 			    h->name);
+		if (r->d.like == NULL)
+			like = &r->d;
 	}
 	diags_free(&diags);
 	return runs;
@@ -321,6 +327,7 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
     char **argv, const struct option *longopts, const char *help,
     int (*own_opt)(int ch, void *arg), void *arg)
 {
+	size_t i;
 	int ch, rc;
 
 	memset(hc, 0, sizeof(*hc));
@@ -356,7 +363,10 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	if (select_hosts(hc->p.m, &hc->o, &hc->env, &hc->hosts, &hc->n) < 0)
 		return 1;
 	ssh_global_init();
-	health_global_init();
+	/* libcurl's setup (TLS, trust store: 2 MB) only for http checks. */
+	for (i = 0; i < hc->p.m->nhealth; i++)
+		if (hc->p.m->health[i].http.s)
+			health_global_init();
 	hc->runs = runs_prepare(&hc->p, hc->env, hc->hosts, hc->n);
 	hc->ri.command = self->name;
 	hc->ri.m = hc->p.m;
@@ -365,7 +375,7 @@ host_cmd_start(struct host_cmd *hc, const struct cmd_entry *self, int argc,
 	hc->ri.subject = gitsrc_subject(hc->p.src);
 	hc->ctx.app = hc->p.m->app;
 	hc->ctx.commit = hc->ri.commit;
-	hc->ctx.files = gitsrc_files(hc->p.src);
+	hc->ctx.files = gitsrc_files_kept(hc->p.src);
 	hc->ctx.ssh = &hc->o.ssh;
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "log.h"
 #include "record.h"
 
@@ -86,6 +87,7 @@ record_parse(const char *text, size_t len)
 		rr.sensitive = json_is_true(json_object_get(it, "sensitive"));
 		GROW(r->res, r->nres + 1, r->cap);
 		r->res[r->nres++] = rr;	/* takes the strings */
+		strindex_add(&r->idx, rr.key, r->nres - 1);
 	}
 	json_array_foreach(json_object_get(root, "owed"), i, it)
 		if (json_is_string(it)) {
@@ -123,20 +125,46 @@ set_str(json_t *o, const char *key, const char *val)
 		json_object_set_new(o, key, json_string(val));
 }
 
+/* Append v's JSON_INDENT(1) text to b, its lines after the first indented
+ * by depth more: as it would be inside a document, at that depth. */
+static void
+add_json_at(struct buf *b, json_t *v, int depth)
+{
+	char *text = json_dumps(v, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	const char *p, *nl;
+
+	if (text == NULL)
+		bug("json_dumps failed");
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		buf_add(b, p, (size_t)(nl + 1 - p));
+		buf_addf(b, "%*s", depth, "");
+	}
+	buf_adds(b, p);
+	free(text);
+}
+
+/* The text is what one json_dumps of the whole record would be, made a
+ * resource at a time: the whole as jansson objects would take several
+ * times the text's size, on every host being applied at once. */
 char *
 record_encode(const struct record *r)
 {
-	json_t *root = json_object(), *list = json_array();
-	char *text, *out;
+	json_t *head = json_object();
+	struct buf b = BUF_INIT;
+	char *text;
 	size_t i;
 
-	json_object_set_new(root, "tend", json_integer(1));
-	set_str(root, "app", r->app);
-	set_str(root, "env", r->env);
-	set_str(root, "commit", r->commit);
-	set_str(root, "last_good", r->last_good);	/* none: never passed */
-	set_str(root, "applied_at", r->applied_at);
-	set_str(root, "applied_by", r->applied_by);
+	json_object_set_new(head, "tend", json_integer(1));
+	set_str(head, "app", r->app);
+	set_str(head, "env", r->env);
+	set_str(head, "commit", r->commit);
+	set_str(head, "last_good", r->last_good);	/* none: never passed */
+	set_str(head, "applied_at", r->applied_at);
+	set_str(head, "applied_by", r->applied_by);
+	add_json_at(&b, head, 0);
+	json_decref(head);
+	b.len -= 2;			/* all but "\n}" */
+	buf_adds(&b, ",\n \"resources\": [");
 	for (i = 0; i < r->nres; i++) {
 		const struct rec_res *rr = &r->res[i];
 		json_t *o = json_object();
@@ -157,23 +185,24 @@ record_encode(const struct record *r)
 		json_object_set_new(o, "created", json_boolean(rr->created));
 		if (rr->sensitive)
 			json_object_set_new(o, "sensitive", json_true());
-		json_array_append_new(list, o);
+		buf_adds(&b, i ? ",\n  " : "\n  ");
+		add_json_at(&b, o, 2);
+		json_decref(o);
 	}
-	json_object_set_new(root, "resources", list);
+	buf_adds(&b, r->nres ? "\n ]" : "]");
 	if (r->nowed) {
 		json_t *owed = json_array();
 
 		for (i = 0; i < r->nowed; i++)
 			json_array_append_new(owed, json_string(r->owed[i]));
-		json_object_set_new(root, "owed", owed);
+		buf_adds(&b, ",\n \"owed\": ");
+		add_json_at(&b, owed, 1);
+		json_decref(owed);
 	}
-	text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (text == NULL)
-		bug("json_dumps failed");
-	out = xasprintf("%s\n", text);
-	free(text);
-	return out;
+	buf_adds(&b, "\n}\n");
+	/* Held while the host is applied: without the buffer's slack. */
+	text = buf_detach(&b, &i);
+	return xrealloc(text, i + 1);
 }
 
 void
@@ -188,15 +217,26 @@ record_add(struct record *r, const struct rec_res *res)
 	n->owner = res->owner ? xstrdup(res->owner) : NULL;
 	n->group = res->group ? xstrdup(res->group) : NULL;
 	n->target = res->target ? xstrdup(res->target) : NULL;
+	strindex_add(&r->idx, n->key, r->nres - 1);
 }
 
 const struct rec_res *
 record_find(const struct record *r, enum res_kind kind, const char *key)
 {
-	size_t i;
+	struct strindex_iter it;
+	size_t i, first = STRINDEX_NONE;
 
 	if (r == NULL)
 		return NULL;
+	if (r->idx.n == r->nres && r->nres) {
+		/* The first of equal entries, as a scan would find. */
+		for (i = strindex_first(&r->idx, key, &it);
+		    i != STRINDEX_NONE; i = strindex_next(&r->idx, &it))
+			if (i < first && r->res[i].kind == kind &&
+			    strcmp(r->res[i].key, key) == 0)
+				first = i;
+		return first == STRINDEX_NONE ? NULL : &r->res[first];
+	}
 	for (i = 0; i < r->nres; i++)
 		if (r->res[i].kind == kind && strcmp(r->res[i].key, key) == 0)
 			return &r->res[i];
@@ -217,6 +257,7 @@ record_free(struct record *r)
 		free(r->res[i].target);
 	}
 	free(r->res);
+	strindex_free(&r->idx);
 	for (i = 0; i < r->nowed; i++)
 		free(r->owed[i]);
 	free(r->owed);

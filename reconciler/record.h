@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "manifest.h"
+#include "strindex.h"
 
 #define RECORD_DIR "/var/lib/tend"
 
@@ -32,6 +33,8 @@ struct record {
 	char *applied_by;		/* user@machine */
 	struct rec_res *res;
 	size_t nres, cap;
+	struct strindex idx;		/* key -> res[]; record_parse and
+					 * record_add keep it */
 	/* Restarts and commands an apply owed when it stopped halfway:
 	 * "service:NAME.service" or "command:NAME"; the next apply does them. */
 	char **owed;

@@ -1,4 +1,5 @@
 /* render: variable expansion and per-host desired state. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct renderer {
 	const struct host *host;
 	const struct render_ctx *rc;
 	struct diags *diags;
+	int host_own;			/* used the host's name, address or
+					 * vars */
+	int used_vars;			/* looked up variables */
 	int errors;
 	/* variables being expanded, outermost first: a loop re-enters one */
 	const char *stack[MAX_VAR_DEPTH];
@@ -276,6 +280,9 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 	int line, col, i, rc, used_secret;
 	size_t k;
 
+	if (strcmp(name, "tend.host") == 0 ||
+	    strcmp(name, "tend.address") == 0)
+		r->host_own = 1;
 	if ((val = builtin(r, name, shortbuf)) != NULL)
 		return add(r, out, val, strlen(val)) < 0 ? TOO_BIG : 0;
 	if (str_has_prefix(name, "secret."))
@@ -287,7 +294,10 @@ expand_var(struct renderer *r, const struct origin *o, size_t off,
 		    "tend.address, tend.commit and tend.commit_short)", name);
 		return -1;
 	}
-	if ((v = find_var(&r->host->vars, name)) == NULL &&
+	r->used_vars = 1;
+	if ((v = find_var(&r->host->vars, name)) != NULL)
+		r->host_own = 1;
+	if (v == NULL &&
 	    (v = find_var(&r->env->vars, name)) == NULL &&
 	    (v = find_var(&r->m->vars, name)) == NULL) {
 		s = suggest_var(r, name);
@@ -561,6 +571,47 @@ check_repo_file(struct renderer *r, const struct sval *sv, const char *value,
 	return -1;
 }
 
+/* A file that is no template: its hash and size, from the cache when
+ * another host read it already; its bytes are left in the commit. */
+static void
+render_file_blob(struct renderer *r, struct rendered_res *rr)
+{
+	const struct files *f = r->rc->files;
+	struct blob_cache *c = r->rc->cache;
+	struct strindex_iter it;
+	struct buf raw = BUF_INIT;
+	size_t i;
+
+	rr->content_deferred = 1;
+	for (i = c ? strindex_first(&c->idx, rr->source, &it) : STRINDEX_NONE;
+	    i != STRINDEX_NONE; i = strindex_next(&c->idx, &it)) {
+		if (strcmp(c->paths[i], rr->source) == 0) {
+			memcpy(rr->hash, c->hashes[i], sizeof(rr->hash));
+			rr->size = c->sizes[i];
+			return;
+		}
+	}
+	if (f->read(f->ctx, rr->source, &raw) < 0) {
+		report(r, r->m->file, rr->res->source.pos.line,
+		    rr->res->source.pos.col, "%s", err_msg());
+		rr->content_deferred = 0;
+		return;
+	}
+	sha256_hex(raw.data ? raw.data : "", raw.len, rr->hash);
+	rr->size = raw.len;
+	buf_free(&raw);
+	if (c == NULL)
+		return;
+	GROW(c->paths, c->n + 1, c->cap);
+	c->sizes = xrealloc(c->sizes, c->cap * sizeof(*c->sizes));
+	c->hashes = xrealloc(c->hashes, c->cap * sizeof(*c->hashes));
+	c->paths[c->n] = xstrdup(rr->source);
+	c->sizes[c->n] = rr->size;
+	memcpy(c->hashes[c->n], rr->hash, sizeof(rr->hash));
+	strindex_add(&c->idx, c->paths[c->n], c->n);
+	c->n++;
+}
+
 static void
 render_file_content(struct renderer *r, struct rendered_res *rr)
 {
@@ -583,51 +634,27 @@ render_file_content(struct renderer *r, struct rendered_res *rr)
 	}
 	if (f->stat(f->ctx, rr->source) != FT_FILE)
 		return;		/* reported by check_repo_file */
-	if (!res->template && r->rc->cache) {
-		struct blob_cache *c = r->rc->cache;
-		size_t i;
-
-		for (i = 0; i < c->n; i++) {
-			if (strcmp(c->paths[i], rr->source) == 0) {
-				rr->content = c->blobs[i];
-				rr->content.cap = 0;
-				rr->content_shared = 1;
-				return;
-			}
-		}
+	if (!res->template) {
+		render_file_blob(r, rr);
+		return;
 	}
 	if (f->read(f->ctx, rr->source, &raw) < 0) {
 		report(r, r->m->file, res->source.pos.line,
 		    res->source.pos.col, "%s", err_msg());
 		return;
 	}
-	if (res->template) {
-		o.file = rr->source;
-		o.sv = NULL;
-		o.text = buf_str(&raw);
-		if (memchr(raw.data, '\0', raw.len))
-			report(r, rr->source, 1, 1, "template is a binary "
-			    "file (it has NUL bytes); set template: false");
-		else {
-			r->in_content = 1;
-			expand(r, &o, raw.data, raw.len, &rr->content);
-			r->in_content = 0;
-		}
-		buf_free(&raw);
-	} else if (r->rc->cache) {
-		struct blob_cache *c = r->rc->cache;
-
-		GROW(c->paths, c->n + 1, c->cap);
-		c->blobs = xrealloc(c->blobs, c->cap * sizeof(*c->blobs));
-		c->paths[c->n] = xstrdup(rr->source);
-		c->blobs[c->n] = raw;
-		rr->content = raw;
-		rr->content.cap = 0;
-		rr->content_shared = 1;
-		c->n++;
-	} else {
-		rr->content = raw;
+	o.file = rr->source;
+	o.sv = NULL;
+	o.text = buf_str(&raw);
+	if (memchr(raw.data, '\0', raw.len))
+		report(r, rr->source, 1, 1, "template is a binary file (it has "
+		    "NUL bytes); set template: false");
+	else {
+		r->in_content = 1;
+		expand(r, &o, raw.data, raw.len, &rr->content);
+		r->in_content = 0;
 	}
+	buf_free(&raw);
 }
 
 static void
@@ -674,6 +701,12 @@ render_res(struct renderer *r, const struct resource *res,
 				rr->mode = 0600;
 		}
 	}
+	/* Plans compare hashes, host after host: made once here. */
+	if (res->kind == RES_FILE && !rr->content_deferred) {
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, rr->hash);
+		rr->size = rr->content.len;
+	}
 	if (res->kind == RES_RELEASE && rr->from && !res->absent &&
 	    r->rc->files->list) {
 		if (r->rc->files->list(r->rc->files->ctx, rr->from,
@@ -692,6 +725,8 @@ render_res(struct renderer *r, const struct resource *res,
 		    r->rc->files->ctx, rr->unit, &rr->content) < 0)
 			report(r, r->m->file, res->unit.pos.line,
 			    res->unit.pos.col, "%s", err_msg());
+		sha256_hex(rr->content.data ? rr->content.data : "",
+		    rr->content.len, rr->hash);
 	}
 }
 
@@ -722,6 +757,63 @@ check_rendered_dups(struct renderer *r, const struct desired *d)
 	}
 }
 
+/* The health checks of a host, rendered. */
+static void
+render_checks(struct renderer *r, struct desired *out)
+{
+	const struct manifest *m = r->m;
+	size_t i;
+
+	out->checks = xcalloc(m->nhealth ? m->nhealth : 1,
+	    sizeof(*out->checks));
+	for (i = 0; i < m->nhealth; i++) {
+		struct rendered_check *c = &out->checks[out->nchecks++];
+		const struct health *hc = &m->health[i];
+
+		c->check = hc;
+		c->http = expand_field(r, &hc->http);
+		c->command = expand_field(r, &hc->command);
+		if (c->http && strstr(hc->http.s, "${") &&
+		    !str_has_prefix(c->http, "http://") &&
+		    !str_has_prefix(c->http, "https://"))
+			report(r, m->file, hc->http.pos.line,
+			    hc->http.pos.col, "'http' expands to '%s', which "
+			    "is not an http:// or https:// URL", c->http);
+	}
+}
+
+static void
+renderer_init(struct renderer *r, const struct manifest *m,
+    const struct env *e, const struct host *h, const struct render_ctx *rc,
+    struct diags *diags)
+{
+	memset(r, 0, sizeof(*r));
+	r->m = m;
+	r->env = e;
+	r->host = h;
+	r->rc = rc;
+	r->diags = diags;
+}
+
+/* The variables' values kept for the host; those that held a secret
+ * are wiped first. */
+static void
+renderer_done(struct renderer *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nmemo; i++) {
+		struct buf *v = &r->memo[i].value;
+
+		if (r->memo[i].used_secret && v->data)
+			explicit_bzero(v->data, v->len);
+		buf_free(v);
+	}
+	free(r->memo);
+	r->memo = NULL;
+	r->nmemo = 0;
+}
+
 int
 render_host(struct desired *out, const struct manifest *m,
     const struct env *e, const struct host *h, const struct render_ctx *rc,
@@ -730,12 +822,7 @@ render_host(struct desired *out, const struct manifest *m,
 	struct renderer r;
 	size_t i;
 
-	memset(&r, 0, sizeof(r));
-	r.m = m;
-	r.env = e;
-	r.host = h;
-	r.rc = rc;
-	r.diags = diags;
+	renderer_init(&r, m, e, h, rc, diags);
 	memset(out, 0, sizeof(*out));
 	out->env = e;
 	out->host = h;
@@ -743,30 +830,38 @@ render_host(struct desired *out, const struct manifest *m,
 	for (i = 0; i < m->nres; i++)
 		render_res(&r, &m->res[i], &out->res[out->nres++]);
 	check_rendered_dups(&r, out);
-	out->checks = xcalloc(m->nhealth ? m->nhealth : 1,
-	    sizeof(*out->checks));
-	for (i = 0; i < m->nhealth; i++) {
-		struct rendered_check *c = &out->checks[out->nchecks++];
-		const struct health *hc = &m->health[i];
+	/* What the resources took from the host; checks, rendered for
+	 * each host anyway, are not counted. */
+	out->host_own = r.host_own;
+	out->used_vars = r.used_vars;
+	render_checks(&r, out);
+	renderer_done(&r);
+	return r.errors ? -1 : 0;
+}
 
-		c->check = hc;
-		c->http = expand_field(&r, &hc->http);
-		c->command = expand_field(&r, &hc->command);
-		if (c->http && strstr(hc->http.s, "${") &&
-		    !str_has_prefix(c->http, "http://") &&
-		    !str_has_prefix(c->http, "https://"))
-			report(&r, m->file, hc->http.pos.line,
-			    hc->http.pos.col, "'http' expands to '%s', which "
-			    "is not an http:// or https:// URL", c->http);
-	}
-	for (i = 0; i < r.nmemo; i++) {
-		struct buf *v = &r.memo[i].value;
+int
+render_alike(const struct desired *like, const struct env *e,
+    const struct host *h)
+{
+	return like && like->env == e && !like->host_own &&
+	    (!like->used_vars || h->vars.n == 0);
+}
 
-		if (r.memo[i].used_secret && v->data)
-			explicit_bzero(v->data, v->len);
-		buf_free(v);
-	}
-	free(r.memo);
+int
+render_like(struct desired *out, const struct desired *like,
+    const struct manifest *m, const struct host *h,
+    const struct render_ctx *rc, struct diags *diags)
+{
+	struct renderer r;
+
+	renderer_init(&r, m, like->env, h, rc, diags);
+	*out = *like;
+	out->host = h;
+	out->like = like->like ? like->like : like;
+	out->checks = NULL;
+	out->nchecks = 0;
+	render_checks(&r, out);
+	renderer_done(&r);
 	return r.errors ? -1 : 0;
 }
 
@@ -775,7 +870,7 @@ desired_free(struct desired *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->nres; i++) {
+	for (i = 0; !d->like && i < d->nres; i++) {
 		struct rendered_res *rr = &d->res[i];
 
 		free(rr->key);
@@ -791,11 +886,11 @@ desired_free(struct desired *d)
 		free(rr->unit_name);
 		if (rr->sensitive && rr->content.data)
 			explicit_bzero(rr->content.data, rr->content.len);
-		if (!rr->content_shared)
-			buf_free(&rr->content);
+		buf_free(&rr->content);
 		tree_list_free(&rr->tree);
 	}
-	free(d->res);
+	if (!d->like)
+		free(d->res);
 	for (i = 0; i < d->nchecks; i++) {
 		free(d->checks[i].http);
 		free(d->checks[i].command);
@@ -804,17 +899,34 @@ desired_free(struct desired *d)
 	memset(d, 0, sizeof(*d));
 }
 
+int
+render_load_content(struct rendered_res *rr, const struct files *f)
+{
+	/* Alike hosts share rr: their threads take turns. */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	int rc = 0;
+
+	pthread_mutex_lock(&mu);
+	if (rr->content_deferred) {
+		buf_reset(&rr->content);
+		if ((rc = f->read(f->ctx, rr->source, &rr->content)) == 0)
+			rr->content_deferred = 0;
+	}
+	pthread_mutex_unlock(&mu);
+	return rc;
+}
+
 void
 blob_cache_free(struct blob_cache *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++) {
+	for (i = 0; i < c->n; i++)
 		free(c->paths[i]);
-		buf_free(&c->blobs[i]);
-	}
 	free(c->paths);
-	free(c->blobs);
+	free(c->sizes);
+	free(c->hashes);
+	strindex_free(&c->idx);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -827,15 +939,32 @@ render_check_all(const struct manifest *m, const struct render_ctx *rc,
 
 	for (i = 0; i < m->nenvs; i++) {
 		const struct env *e = &m->envs[i];
+		struct desired like, d;
+		int have = 0;
 
 		for (j = 0; j < e->nhosts; j++) {
-			struct desired d;
+			const struct host *h = &m->hosts[e->hosts[j]];
 
-			if (render_host(&d, m, e, &m->hosts[e->hosts[j]], rc,
-			    diags) < 0)
+			/* Resources rendered alike have like's (lack of)
+			 * errors; only its checks are its own. */
+			if (have && render_alike(&like, e, h)) {
+				if (render_like(&d, &like, m, h, rc, diags) < 0)
+					rcode = -1;
+				desired_free(&d);
+				continue;
+			}
+			if (render_host(&d, m, e, h, rc, diags) < 0) {
 				rcode = -1;
-			desired_free(&d);
+				desired_free(&d);
+			} else if (!have) {
+				like = d;
+				have = 1;
+			} else {
+				desired_free(&d);
+			}
 		}
+		if (have)
+			desired_free(&like);
 	}
 	return rcode;
 }

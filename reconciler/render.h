@@ -25,13 +25,17 @@
 #include "gitsrc.h"
 #include "manifest.h"
 #include "secrets.h"
+#include "strindex.h"
 
-/* File contents read once and shared by every host that gets them as
- * they are (no template): ten hosts, one copy. */
+/* What the hosts share of files they get as they are (no template):
+ * each is read and hashed once for all of them.  The bytes are not kept:
+ * a plan needs only the hash, and apply reads what it sends. */
 struct blob_cache {
 	char **paths;
-	struct buf *blobs;
+	size_t *sizes;
+	char (*hashes)[65];		/* sha256 of each blob */
 	size_t n, cap;
+	struct strindex idx;		/* path -> paths[] */
 };
 
 void blob_cache_free(struct blob_cache *c);
@@ -52,8 +56,12 @@ struct rendered_res {
 	const struct resource *res;	/* borrowed from the manifest */
 	char *key;			/* expanded; owned, as are the rest */
 	char *source, *target, *from, *build, *unit, *run, *cwd, *unless;
-	struct buf content;		/* file: the bytes to write */
-	int content_shared;		/* content belongs to a blob_cache */
+	struct buf content;		/* file, unit: the bytes to write,
+					 * unless content_deferred */
+	int content_deferred;		/* file: the bytes are source's, as
+					 * it is in the commit; not read */
+	size_t size;			/* file: the bytes' length */
+	char hash[65];			/* file, unit: sha256 of the bytes */
 	struct tree_list tree;		/* release: what `from` holds */
 	char release_id[13];		/* release: tree id, 12 hex digits */
 	char *unit_path;		/* service: /etc/systemd/system/NAME */
@@ -75,6 +83,11 @@ struct desired {
 	size_t nres;
 	struct rendered_check *checks;
 	size_t nchecks;
+	int host_own;			/* the resources used the host's
+					 * name, address or own vars */
+	int used_vars;			/* they looked up variables */
+	const struct desired *like;	/* res is like's, which must outlive
+					 * this one; NULL: its own */
 };
 
 /*
@@ -86,6 +99,25 @@ int render_host(struct desired *out, const struct manifest *m,
     const struct env *e, const struct host *h, const struct render_ctx *rc,
     struct diags *diags);
 void desired_free(struct desired *d);
+
+/*
+ * Whether host h's resources would render as like's did: same
+ * environment, and nothing of like's own host (name, address, vars) went
+ * into them, nor a variable h's vars could shadow.  Then render_like
+ * shares them instead of rendering them again: a fleet of alike hosts
+ * holds one copy.
+ */
+int render_alike(const struct desired *like, const struct env *e,
+    const struct host *h);
+/* Render h with like's resources (render_alike said so) and its own
+ * health checks; like must outlive out.  As render_host returns. */
+int render_like(struct desired *out, const struct desired *like,
+    const struct manifest *m, const struct host *h,
+    const struct render_ctx *rc, struct diags *diags);
+
+/* Read a deferred content into rr->content (for a diff); 0, or -1 with
+ * err_set.  Safe from several threads on a shared rr. */
+int render_load_content(struct rendered_res *rr, const struct files *f);
 
 /* Render every host of every environment, to find every error. */
 int render_check_all(const struct manifest *m, const struct render_ctx *rc,

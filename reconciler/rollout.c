@@ -129,10 +129,12 @@ now_ms(void)
 static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Old contents of changed files, for diffs: one more round trip, and
- * only for files small enough to show. */
+ * only for files small enough to show; their new contents are read from
+ * the commit then. */
 static void
-fetch_old(struct ssh *c, struct host_plan *p)
+fetch_old(struct ssh *c, struct host_run *r, const struct files *files)
 {
+	struct host_plan *p = &r->plan;
 	const char **paths = xcalloc(p->n + 1, sizeof(*paths));
 	struct buf *bufs = xcalloc(p->n + 1, sizeof(*bufs));
 	struct action **acts = xcalloc(p->n + 1, sizeof(*acts));
@@ -143,7 +145,7 @@ fetch_old(struct ssh *c, struct host_plan *p)
 
 		/* A secret, new or old, is never read back. */
 		if (a->op == ACT_UPDATE && (a->changes & CH_CONTENT) &&
-		    !a->sensitive && a->obs->size <= 256 * 1024 && a->rr->content.len <=
+		    !a->sensitive && a->obs->size <= 256 * 1024 && a->rr->size <=
 		    256 * 1024) {
 			paths[n] = a->key;
 			acts[n++] = a;
@@ -151,6 +153,12 @@ fetch_old(struct ssh *c, struct host_plan *p)
 	}
 	if (n && probe_fetch(c, paths, n, bufs) == 0) {
 		for (i = 0; i < n; i++) {
+			/* The plan borrows the desired state; this is it. */
+			struct rendered_res *rr = &r->d.res[acts[i]->rr -
+			    r->d.res];
+
+			if (render_load_content(rr, files) < 0)
+				continue;
 			acts[i]->old = bufs[i];
 			acts[i]->have_old = 1;
 			buf_init(&bufs[i]);
@@ -190,7 +198,7 @@ rollout_host(struct host_run *r, void *arg)
 	plan_build(&r->plan, &r->d, &r->o, ctx->commit);
 	r->state = HOST_PLANNED;
 	if (ctx->fetch_old)
-		fetch_old(c, &r->plan);
+		fetch_old(c, r, ctx->files);
 	if (!ctx->apply)
 		goto done;
 	if (r->plan.conflicts) {

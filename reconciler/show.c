@@ -123,7 +123,7 @@ describe(struct buf *b, const struct action *a)
 		if (a->kind == RES_FILE && a->sensitive)
 			buf_addf(b, "sensitive, mode %04o", a->rr->mode);
 		else if (a->kind == RES_FILE)
-			buf_addf(b, "%zu bytes, mode %04o", a->rr->content.len,
+			buf_addf(b, "%zu bytes, mode %04o", a->rr->size,
 			    a->rr->mode);
 		else if (a->kind == RES_DIRECTORY)
 			buf_addf(b, "mode %04o", a->rr->mode);
@@ -185,7 +185,7 @@ show_content_change(FILE *out, const struct action *a)
 	}
 	if (!a->have_old) {
 		fprintf(out, "      content changed (%lld -> %zu bytes)\n",
-		    a->obs->size, nw->len);
+		    a->obs->size, a->rr->size);
 		return;
 	}
 	if (!diff_is_text(a->old.data ? a->old.data : "", a->old.len) ||
@@ -382,21 +382,51 @@ action_json(const struct action *a, int with_diff)
 	return o;
 }
 
+/* Write v as JSON_INDENT(2) text, its lines after the first indented by
+ * depth more: as if it were dumped inside a document, at that depth. */
+static void
+dump_at(FILE *out, json_t *v, int depth)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	const char *p = text, *nl;
+
+	if (text == NULL)
+		bug("json_dumps failed");
+	while ((nl = strchr(p, '\n')) != NULL) {
+		fwrite(p, 1, (size_t)(nl + 1 - p), out);
+		fprintf(out, "%*s", depth, "");
+		p = nl + 1;
+	}
+	fputs(p, out);
+	free(text);
+}
+
+/* The document is written a host at a time, each host's actions made,
+ * written and freed before the next's: at a thousand files a host, the
+ * whole of it would be the run's largest allocation.  The text is what
+ * one json_dumps of the whole would be. */
 void
 show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
     size_t n)
 {
-	json_t *root = json_object(), *hosts = json_array(), *sum;
+	json_t *head = json_object(), *tail = json_object(), *sum;
 	struct summary s;
 	size_t i, j;
 	char *text;
 
-	json_object_set_new(root, "tend", json_integer(1));
-	json_object_set_new(root, "command", json_string(ri->command));
-	json_object_set_new(root, "app", json_string(ri->m->app));
-	json_object_set_new(root, "env", json_string(ri->env->name));
-	json_object_set_new(root, "commit", json_string(ri->commit));
-	json_object_set_new(root, "subject", json_string(ri->subject));
+	json_object_set_new(head, "tend", json_integer(1));
+	json_object_set_new(head, "command", json_string(ri->command));
+	json_object_set_new(head, "app", json_string(ri->m->app));
+	json_object_set_new(head, "env", json_string(ri->env->name));
+	json_object_set_new(head, "commit", json_string(ri->commit));
+	json_object_set_new(head, "subject", json_string(ri->subject));
+	text = json_dumps(head, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text == NULL || strlen(text) < 2)
+		bug("json_dumps failed");
+	/* "{...\n}": all but the closing brace. */
+	fprintf(out, "%.*s,\n  \"hosts\": [", (int)(strlen(text) - 2), text);
+	free(text);
+	json_decref(head);
 	for (i = 0; i < n; i++) {
 		const struct host_run *r = &runs[i];
 		json_t *h = json_object(), *acts = json_array();
@@ -415,9 +445,11 @@ show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
 			json_array_append_new(acts,
 			    action_json(&r->plan.v[j], 1));
 		json_object_set_new(h, "actions", acts);
-		json_array_append_new(hosts, h);
+		fprintf(out, "%s\n    ", i ? "," : "");
+		dump_at(out, h, 4);
+		json_decref(h);
 	}
-	json_object_set_new(root, "hosts", hosts);
+	fprintf(out, n ? "\n  ]" : "]");
 	show_summarize(&s, runs, n);
 	sum = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "add", (json_int_t)s.add, "change", (json_int_t)s.change,
@@ -428,9 +460,12 @@ show_json(FILE *out, const struct run_info *ri, const struct host_run *runs,
 	    "hosts_changed", (json_int_t)s.hosts_changed,
 	    "hosts_failed", (json_int_t)s.hosts_failed,
 	    "hosts_rolled_back", (json_int_t)s.hosts_rolled_back);
-	json_object_set_new(root, "summary", sum);
-	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fprintf(out, "%s\n", text);
+	json_object_set_new(tail, "summary", sum);
+	text = json_dumps(tail, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		bug("json_dumps failed");
+	/* "{\n  "summary": ...}": all but the opening brace. */
+	fprintf(out, ",%s\n", text + 1);
 	free(text);
-	json_decref(root);
+	json_decref(tail);
 }

@@ -626,15 +626,55 @@ read_stream(struct ssh *c, LIBSSH2_CHANNEL *ch, int stream, struct buf *b,
 	}
 }
 
+struct chunks {
+	const struct ssh_chunk *v;
+	size_t n, k, off;
+};
+
+static ssize_t
+chunks_read(void *arg, char *buf, size_t cap)
+{
+	struct chunks *cs = arg;
+	size_t n = 0, take;
+
+	while (n < cap && cs->k < cs->n) {
+		if (cs->off == cs->v[cs->k].len) {
+			cs->k++;
+			cs->off = 0;
+			continue;
+		}
+		take = cs->v[cs->k].len - cs->off;
+		if (take > cap - n)
+			take = cap - n;
+		memcpy(buf + n, (const char *)cs->v[cs->k].data + cs->off,
+		    take);
+		n += take;
+		cs->off += take;
+	}
+	return (ssize_t)n;
+}
+
 int
 ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
     size_t nin, struct buf *out, struct buf *err, int *status)
 {
+	struct chunks cs = { in, nin, 0, 0 };
+	struct ssh_input input = { chunks_read, &cs };
+
+	return ssh_exec_input(c, cmd, &input, out, err, status);
+}
+
+int
+ssh_exec_input(struct ssh *c, const char *cmd, const struct ssh_input *in,
+    struct buf *out, struct buf *err, int *status)
+{
 	LIBSSH2_CHANNEL *ch = NULL;
 	long deadline = now_ms() + c->timeout_ms;
-	size_t sent = 0, k = 0, slen = 0, soff = 0;
+	size_t slen = 0, soff = 0;
+	/* What goes out next, read in full packets: the host's sshd pays
+	 * per packet it queues, so small writes cost it dearly. */
 	static _Thread_local char stage[32768];
-	int rc, eof_sent = 0, ret = -1;
+	int rc, in_done = 0, eof_sent = 0, ret = -1;
 	char *sig = NULL;
 
 	c->execs++;
@@ -661,25 +701,15 @@ ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 		for (;;) {
 			ssize_t n;
 
-			/* Fill the stage with the next pieces: full packets. */
-			while (soff == slen && k < nin) {
-				size_t take;
+			if (soff == slen && !in_done) {
+				ssize_t got = in->read(in->arg, stage,
+				    sizeof(stage));
 
-				slen = soff = 0;
-				while (k < nin && slen < sizeof(stage)) {
-					if (sent == in[k].len) {
-						k++;
-						sent = 0;
-						continue;
-					}
-					take = in[k].len - sent;
-					if (take > sizeof(stage) - slen)
-						take = sizeof(stage) - slen;
-					memcpy(stage + slen,
-					    (const char *)in[k].data + sent, take);
-					slen += take;
-					sent += take;
-				}
+				if (got < 0)
+					goto done;
+				slen = (size_t)got;
+				soff = 0;
+				in_done = got == 0;
 			}
 			if (soff == slen)
 				break;
@@ -694,7 +724,7 @@ ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
 			soff += (size_t)n;
 			progress = 1;
 		}
-		if (k == nin && soff == slen && !eof_sent) {
+		if (in_done && soff == slen && !eof_sent) {
 			rc = libssh2_channel_send_eof(ch);
 			if (rc == 0)
 				eof_sent = 1;

@@ -7,6 +7,7 @@
 #define TEND_SSH_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -52,6 +53,22 @@ struct ssh_chunk {
  */
 int ssh_exec(struct ssh *c, const char *cmd, const struct ssh_chunk *in,
     size_t nin, struct buf *out, struct buf *err, int *status);
+
+/*
+ * A command's stdin made while it is sent, so that a large one is never
+ * whole in memory: read(arg, buf, cap) puts up to cap bytes into buf and
+ * returns how many (fewer than cap only at the end, 0 once it is over),
+ * or -1 with err_set to abandon the command.
+ */
+struct ssh_input {
+	ssize_t (*read)(void *arg, char *buf, size_t cap);
+	void *arg;
+};
+
+/* ssh_exec with stdin from in; -1 with in's error when in fails. */
+int ssh_exec_input(struct ssh *c, const char *cmd,
+    const struct ssh_input *in, struct buf *out, struct buf *err,
+    int *status);
 
 /* How many exec channels this session opened (for tests and bench). */
 unsigned ssh_exec_count(const struct ssh *c);

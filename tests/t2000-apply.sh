@@ -13,9 +13,9 @@ manifest() {
 	app: t
 	vars: {greeting: hello}
 	hosts:
-	  host1: {address: 127.0.0.2}
-	  host2: {address: 127.0.0.3}
-	  host3: {address: 127.0.0.4}
+	  host1: {address: $NET.2}
+	  host2: {address: $NET.3}
+	  host3: {address: $NET.4}
 	environments:
 	  production: {hosts: [host1, host2, host3]}
 	resources:
@@ -46,7 +46,7 @@ test_expect_success 'setup: a repository declaring files, a directory and a link
 test_expect_success 'plan shows what would be created, per host, and changes nothing' '
 	"$TEND" plan -C repo $TEND_SSH >out &&
 	test_grep "^tend plan  t @ [0-9a-f]\{7\} \"first\"  env production (3 hosts)" out &&
-	test_grep "^host2 (127.0.0.3)$" out &&
+	test_grep "^host2 ($NET.3)$" out &&
 	test_grep "  + directory /etc/t  (mode 0750)" out &&
 	test_grep "  + file /etc/t/deep/er/notes.txt  (16 bytes, mode 0644; creates /etc/t/deep, /etc/t/deep/er)" out &&
 	test_grep "  + symlink /etc/t/current.conf  (-> app.conf)" out &&
@@ -61,7 +61,7 @@ test_expect_success 'plan --detailed-exitcode exits 2 when there are changes' '
 
 test_expect_success 'the first apply converges all three hosts' '
 	"$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host1 (127.0.0.2)  applied in" out &&
+	test_grep "^host1 ($NET.2)  applied in" out &&
 	test_grep "^Applied: 12 added, 0 changed, 0 removed, on 3 of 3 hosts.$" out &&
 	for h in host1 host2 host3; do
 		on_host $h "cat /etc/t/app.conf" >got &&
@@ -94,14 +94,14 @@ test_expect_success 'the on-host record names the commit and what tend manages' 
 
 test_expect_success 'a second plan finds every host in sync and exits 0 with --detailed-exitcode' '
 	"$TEND" plan -C repo $TEND_SSH --detailed-exitcode >out &&
-	test_grep "^host1 (127.0.0.2)  in sync$" out &&
+	test_grep "^host1 ($NET.2)  in sync$" out &&
 	test_grep "^Plan: 0 to add, 0 to change, 0 to remove, on 0 of 3 hosts.$" out
 '
 
 test_expect_success 'a second apply writes nothing: modification times stay' '
 	on_host host3 "stat -c \"%y %n\" /etc/t /etc/t/app.conf /etc/t/deep/er/notes.txt /var/lib/tend/t/state.json; stat -c \"%y %n\" /etc/t/current.conf" >before &&
 	"$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host3 (127.0.0.4)  in sync$" out &&
+	test_grep "^host3 ($NET.4)  in sync$" out &&
 	on_host host3 "stat -c \"%y %n\" /etc/t /etc/t/app.conf /etc/t/deep/er/notes.txt /var/lib/tend/t/state.json; stat -c \"%y %n\" /etc/t/current.conf" >after &&
 	test_cmp before after
 '
@@ -111,7 +111,7 @@ test_expect_success 'a hand edit on one host is drift: plan shows the diff, appl
 	"$TEND" plan -C repo $TEND_SSH >out &&
 	test_grep "  ~ file /etc/t/app.conf  (content, mode 0666 -> 0640)  drift: changed on the host" out &&
 	test_grep "^      -extra$" out &&
-	test_grep "^host1 (127.0.0.2)  in sync$" out &&
+	test_grep "^host1 ($NET.2)  in sync$" out &&
 	test_grep "(1 drift), on 1 of 3 hosts" out &&
 	"$TEND" apply -C repo $TEND_SSH >out &&
 	on_host host2 "cat /etc/t/app.conf; stat -c %a /etc/t/app.conf" >got &&
@@ -209,9 +209,9 @@ test_expect_success 'a directory where a file is declared is a conflict: that ho
 	EOF
 	commit "blocked" &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host2 (127.0.0.3)  failed: 1 conflict on the host; nothing was changed there" out &&
+	test_grep "^host2 ($NET.3)  failed: 1 conflict on the host; nothing was changed there" out &&
 	test_grep "  ! file /etc/t/blocker  (a directory is on the host where the manifest declares this" out &&
-	test_grep "^host1 (127.0.0.2)  applied" out &&
+	test_grep "^host1 ($NET.2)  applied" out &&
 	on_host host2 "stat -c %a /etc/t; test -d /etc/t/blocker" >got &&
 	echo 750 >want && test_cmp want got
 '

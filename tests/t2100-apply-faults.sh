@@ -11,9 +11,9 @@ manifest() {
 	version: 1
 	app: f
 	hosts:
-	  host1: {address: 127.0.0.2}
-	  host2: {address: 127.0.0.3}
-	  host3: {address: 127.0.0.4}
+	  host1: {address: $NET.2}
+	  host2: {address: $NET.3}
+	  host3: {address: $NET.4}
 	$(cat)
 	EOF
 }
@@ -25,11 +25,13 @@ test_expect_success 'setup' '
 # A name and a content with every character a shell could trip on; the
 # heredoc and the printf formats below are literal.
 write_nasty() {
-	cat >repo/deploy/tend.yaml <<\EOF
+	cat >repo/deploy/tend.yaml <<EOF
 version: 1
 app: f
 hosts:
-  host1: {address: 127.0.0.2}
+  host1: {address: $NET.2}
+EOF
+	cat >>repo/deploy/tend.yaml <<\EOF
 environments:
   production: {hosts: [host1]}
 resources:
@@ -71,35 +73,35 @@ test_expect_success 'setup: a plain manifest for three hosts' '
 '
 
 test_expect_success 'a changed host key is refused for that host; the others proceed' '
-	key3=$(grep "^127.0.0.4 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
-	sed "s|^127.0.0.3 .*|127.0.0.3 $key3|" "$HOSTS/known_hosts" >kh.changed &&
+	key3=$(grep "^$NET.4 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
+	sed "s|^$NET.3 .*|$NET.3 $key3|" "$HOSTS/known_hosts" >kh.changed &&
 	! "$TEND" apply -C repo -i "$HOSTS/id_ed25519" --known-hosts kh.changed >out &&
-	test_grep "^host2 (127.0.0.3)  failed: HOST KEY MISMATCH for host2 (127.0.0.3): it offered ssh-ed25519 SHA256:" out &&
-	test_grep "ssh-keygen -R 127.0.0.3" out &&
-	test_grep "^host1 (127.0.0.2)  applied" out &&
-	test_grep "^host3 (127.0.0.4)  applied" out &&
+	test_grep "^host2 ($NET.3)  failed: HOST KEY MISMATCH for host2 ($NET.3): it offered ssh-ed25519 SHA256:" out &&
+	test_grep "ssh-keygen -R $NET.3" out &&
+	test_grep "^host1 ($NET.2)  applied" out &&
+	test_grep "^host3 ($NET.4)  applied" out &&
 	! on_host host2 "test -e /etc/f.conf"
 '
 
 test_expect_success 'an unknown host key is refused, with its fingerprint and what to do' '
-	grep -v "^127.0.0.3 " "$HOSTS/known_hosts" >kh.missing &&
+	grep -v "^$NET.3 " "$HOSTS/known_hosts" >kh.missing &&
 	fp=$(ssh-keygen -lf "$HOSTS/host2/ssh_host_ed25519_key.pub" 2>/dev/null | cut -d" " -f2) ||
 	fp=$(ssh-keygen -lf "$HOSTS/host2/ssh_host_ed25519_key" | cut -d" " -f2) &&
 	! "$TEND" plan -C repo -i "$HOSTS/id_ed25519" --known-hosts kh.missing >out &&
-	test_grep "^host2 (127.0.0.3)  failed: unknown host key for host2 (127.0.0.3): ssh-ed25519 $fp is not in kh.missing" out &&
-	test_grep "ssh-keyscan -t ssh-ed25519 -p 22 127.0.0.3" out &&
+	test_grep "^host2 ($NET.3)  failed: unknown host key for host2 ($NET.3): ssh-ed25519 $fp is not in kh.missing" out &&
+	test_grep "ssh-keyscan -t ssh-ed25519 -p 22 $NET.3" out &&
 	test_grep "tend never trusts a key on first use" out
 '
 
 test_expect_success 'a host_key pin in the manifest is checked instead of known_hosts' '
-	key2=$(grep "^127.0.0.3 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
-	key3=$(grep "^127.0.0.4 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
+	key2=$(grep "^$NET.3 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
+	key3=$(grep "^$NET.4 " "$HOSTS/known_hosts" | cut -d" " -f2-) &&
 	cat >repo/deploy/tend.yaml <<-EOF &&
 	version: 1
 	app: f
 	hosts:
-	  host2: {address: 127.0.0.3, host_key: $key2}
-	  host3: {address: 127.0.0.4, host_key: $key2}
+	  host2: {address: $NET.3, host_key: $key2}
+	  host3: {address: $NET.4, host_key: $key2}
 	environments:
 	  production: {hosts: [host2, host3], rollout: {max_failed: 3}}
 	resources:
@@ -109,18 +111,18 @@ test_expect_success 'a host_key pin in the manifest is checked instead of known_
 	test_commit repo pinned &&
 	: >empty_known_hosts &&
 	! "$TEND" apply -C repo -i "$HOSTS/id_ed25519" --known-hosts empty_known_hosts >out &&
-	test_grep "^host2 (127.0.0.3)  applied" out &&
-	test_grep "^host3 (127.0.0.4)  failed: HOST KEY MISMATCH for host3 (127.0.0.4): .* but the manifest pins ssh-ed25519 SHA256:" out &&
+	test_grep "^host2 ($NET.3)  applied" out &&
+	test_grep "^host3 ($NET.4)  failed: HOST KEY MISMATCH for host3 ($NET.4): .* but the manifest pins ssh-ed25519 SHA256:" out &&
 	git -C repo reset -q --hard HEAD~1
 '
 
 test_expect_success 'a host that does not answer fails alone, saying why' '
-	cat >repo/deploy/tend.yaml <<-\EOF &&
+	cat >repo/deploy/tend.yaml <<-EOF &&
 	version: 1
 	app: f
 	hosts:
-	  host1: {address: 127.0.0.2}
-	  ghost: {address: 127.0.0.9}
+	  host1: {address: $NET.2}
+	  ghost: {address: $NET.9}
 	environments:
 	  production: {hosts: [host1, ghost], rollout: {max_failed: 1}}
 	resources:
@@ -129,10 +131,10 @@ test_expect_success 'a host that does not answer fails alone, saying why' '
 	EOF
 	test_commit repo ghost &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^ghost (127.0.0.9)  failed: connection to 127.0.0.9 port 22 refused: is sshd running there, on port 22?" out &&
-	test_grep "^host1 (127.0.0.2)  applied" out &&
+	test_grep "^ghost ($NET.9)  failed: connection to $NET.9 port 22 refused: is sshd running there, on port 22?" out &&
+	test_grep "^host1 ($NET.2)  applied" out &&
 	test_grep "^1 host failed.$" out &&
-	test_grep "^  ghost  *-  *failed  *connection to 127.0.0.9" out
+	test_grep "^  ghost  *-  *failed  *connection to $NET.9" out
 '
 
 test_expect_success 'a lock held by another tend is reported with its holder; nothing is changed' '
@@ -149,8 +151,8 @@ test_expect_success 'a lock held by another tend is reported with its holder; no
 	test_grep locked holder.out &&
 	! "$TEND" apply -C repo $TEND_SSH >out;
 	kill $holder; wait $holder;
-	test_grep "^host1 (127.0.0.2)  locked: another tend is applying there (apply by alice@laptop); it was not touched" out &&
-	test_grep "^host2 (127.0.0.3)  applied" out &&
+	test_grep "^host1 ($NET.2)  locked: another tend is applying there (apply by alice@laptop); it was not touched" out &&
+	test_grep "^host2 ($NET.3)  applied" out &&
 	! on_host host1 "test -e /etc/f2.conf" &&
 	"$TEND" apply -C repo $TEND_SSH --host host1 >out &&
 	on_host host1 "test -e /etc/f2.conf"
@@ -165,7 +167,7 @@ test_expect_success 'an RSA key gets an explanation, not a cryptic failure' '
 test_expect_success 'a wrong key: authentication fails with a pointer to authorized_keys' '
 	ssh-keygen -q -t ed25519 -N "" -f other_key &&
 	! "$TEND" plan -C repo -i other_key --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
-	test_grep "authentication as root@127.0.0.2 failed with key other_key (ssh-ed25519): is its public key in ~root/.ssh/authorized_keys on the host?" out
+	test_grep "authentication as root@$NET.2 failed with key other_key (ssh-ed25519): is its public key in ~root/.ssh/authorized_keys on the host?" out
 '
 
 test_expect_success 'without -i, keys come from ssh-agent' '
@@ -173,20 +175,20 @@ test_expect_success 'without -i, keys come from ssh-agent' '
 	test_atexit "kill $SSH_AGENT_PID" &&
 	ssh-add -q "$HOSTS/id_ed25519" &&
 	"$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
-	test_grep "^host1 (127.0.0.2)" out &&
+	test_grep "^host1 ($NET.2)" out &&
 	ssh-add -q -D &&
 	! "$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
 	test_grep "none of the 0 keys in ssh-agent was accepted" out &&
 	kill $SSH_AGENT_PID && unset SSH_AUTH_SOCK SSH_AGENT_PID &&
 	! "$TEND" plan -C repo --known-hosts "$HOSTS/known_hosts" --host host1 >out &&
-	test_grep "no key to log in to root@127.0.0.2 with: give -i FILE" out
+	test_grep "no key to log in to root@$NET.2 with: give -i FILE" out
 '
 
 test_expect_success 'a host that accepts but never speaks SSH times out, alone' '
 	/usr/bin/python3 -c "
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((\"127.0.0.9\", 22)); s.listen(5); print(\"listening\", flush=True)
+s.bind((\"$NET.9\", 22)); s.listen(5); print(\"listening\", flush=True)
 conns = []
 while True:
     c, _ = s.accept(); conns.append(c)
@@ -195,30 +197,30 @@ while True:
 	test_atexit "kill $silent" &&
 	i=0 && while [ $i -lt 50 ] && ! grep -q listening silent.out; do
 		sleep 0.1; i=$((i + 1)); done &&
-	cat >repo/deploy/tend.yaml <<-\EOF &&
+	cat >repo/deploy/tend.yaml <<-EOF &&
 	version: 1
 	app: f
 	hosts:
-	  host1: {address: 127.0.0.2}
-	  mute: {address: 127.0.0.9}
+	  host1: {address: $NET.2}
+	  mute: {address: $NET.9}
 	environments:
 	  production: {hosts: [host1, mute], rollout: {max_failed: 1}}
 	EOF
 	test_commit repo mute &&
 	! "$TEND" plan -C repo $TEND_SSH --timeout 1s >out &&
 	kill $silent &&
-	test_grep "^mute (127.0.0.9)  failed: SSH handshake with 127.0.0.9 port 22 failed: timed out" out &&
-	test_grep "^host1 (127.0.0.2)$" out &&
+	test_grep "^mute ($NET.9)  failed: SSH handshake with $NET.9 port 22 failed: timed out" out &&
+	test_grep "^host1 ($NET.2)$" out &&
 	git -C repo reset -q --hard HEAD~1
 '
 
 test_expect_success 'a connection killed in mid-apply leaves no partial file; the next apply converges' '
 	head -c 80000000 /dev/urandom >repo/deploy/big.bin &&
-	cat >repo/deploy/tend.yaml <<-\EOF &&
+	cat >repo/deploy/tend.yaml <<-EOF &&
 	version: 1
 	app: big
 	hosts:
-	  host1: {address: 127.0.0.2}
+	  host1: {address: $NET.2}
 	environments:
 	  production: {hosts: [host1]}
 	resources:

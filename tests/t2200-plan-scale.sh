@@ -11,7 +11,7 @@ test_expect_success 'setup: 10 hosts, 100 files each' '
 	{
 		echo "version: 1"; echo "app: scale"; echo "hosts:"
 		i=1; while [ $i -le 10 ]; do
-			echo "  host$i: {address: 127.0.0.$((i + 1)), groups: [all]}"
+			echo "  host$i: {address: $NET.$((i + 1)), groups: [all]}"
 			i=$((i + 1)); done
 		echo "environments:"
 		echo "  production: {hosts: [all], rollout: {parallel: 10}}"

@@ -14,6 +14,8 @@ main_pid() { on_host "$1" "systemctl show -p MainPID --value hello"; }
 test_expect_success 'setup: the hello example in a repository, production on host2 and host3' '
 	test_git_init repo &&
 	cp -R "$TEST_ROOT/examples/hello/." repo/ &&
+	sed "s/127\.0\.0\./$NET./" repo/deploy/tend.yaml >t &&
+	mv t repo/deploy/tend.yaml &&
 	test_commit repo "hello" &&
 	git -C repo tag v1
 '
@@ -22,7 +24,7 @@ test_expect_success 'the first deploy answers on HTTP with the committed app and
 	"$TEND" apply -C repo -e production $TEND_SSH >out &&
 	test_grep "  + release /srv/hello  (new release [0-9a-f]\{12\}: 2 of 2 files sent)" out &&
 	test_grep "  + service hello  (unit file, enable, start)" out &&
-	for h in 127.0.0.3 127.0.0.4; do
+	for h in $NET.3 $NET.4; do
 		answer $h >got &&
 		test_grep "^hello from host[23] (release $(dev rev-parse --short=7 HEAD))$" got || return 1
 	done &&
@@ -31,7 +33,7 @@ test_expect_success 'the first deploy answers on HTTP with the committed app and
 	test_cmp want got &&
 	! on_host host1 "test -e /srv/hello" &&
 	"$TEND" apply -C repo -e staging $TEND_SSH >out &&
-	answer 127.0.0.2 >got &&
+	answer $NET.2 >got &&
 	test_grep "^hello from staging from host1 " got
 '
 
@@ -43,7 +45,7 @@ test_expect_success 'a host dropped in the middle of shipping a release keeps a 
 	on_host host1 "readlink /srv/hello/current; ls -A /srv/hello/releases" >after &&
 	printf "releases/%s\n%s\n" $(dev rev-parse --short=12 HEAD~1:app) $(dev rev-parse --short=12 HEAD~1:app) >want &&
 	test_cmp want after &&
-	answer 127.0.0.2 >got && test_grep "^hello from staging from host1 " got &&
+	answer $NET.2 >got && test_grep "^hello from staging from host1 " got &&
 	"$TEND" apply -C repo -e staging $TEND_SSH >out &&
 	on_host host1 "sha256sum </srv/hello/current/blob.bin" >got &&
 	sha256sum <repo/app/blob.bin >want &&
@@ -55,7 +57,7 @@ test_expect_success 'a no-change apply restarts nothing' '
 	"$TEND" apply -C repo -e production $TEND_SSH >out &&
 	pid=$(main_pid host2) &&
 	"$TEND" apply -C repo -e production $TEND_SSH >out &&
-	test_grep "^host2 (127.0.0.3)  in sync$" out &&
+	test_grep "^host2 ($NET.3)  in sync$" out &&
 	test "$(main_pid host2)" = "$pid"
 '
 
@@ -70,7 +72,7 @@ test_expect_success 'a change to the app deploys a new release, sending only wha
 	test "$(main_pid host3)" != "$pid" &&
 	on_host host3 "cat /srv/hello/current/VERSION" >got &&
 	echo 2 >want && test_cmp want got &&
-	answer 127.0.0.4 >got &&
+	answer $NET.4 >got &&
 	test_grep "(release $(dev rev-parse --short=7 HEAD))" got
 '
 
@@ -93,7 +95,7 @@ test_expect_success 'a config change restarts the service, no release is made' '
 	test_grep "  ~ file /etc/hello/hello.conf  (content)" out &&
 	! grep "release /srv/hello" out &&
 	test_grep "restart: /etc/hello/hello.conf changed" out &&
-	answer 127.0.0.3 >got &&
+	answer $NET.3 >got &&
 	test_grep "^howdy from host2" got
 '
 
@@ -104,13 +106,13 @@ test_expect_success 'a commit that fails its health check on the canary halts, r
 	test_commit repo "broken" &&
 	! "$TEND" apply -C repo -e production $TEND_SSH >out &&
 	# The crash shows either when systemd is asked, or in the check.
-	test_grep "^host2 (127.0.0.3)  failed: \(health check .web. failed after 11 tries\|the service did not restart\)" out &&
+	test_grep "^host2 ($NET.3)  failed: \(health check .web. failed after 11 tries\|the service did not restart\)" out &&
 	test_grep "^Rollout halted: more than 0 hosts failed.$" out &&
 	test_grep "^host2: rolled back to $(echo $good | cut -c1-7)$" out &&
 	test_grep "^  host2 .* rolled_back " out &&
 	test_grep "^  host3 .* skipped  *not touched: the rollout halted" out &&
-	answer 127.0.0.3 >got && test_grep "^howdy from host2" got &&
-	answer 127.0.0.4 >got && test_grep "^howdy from host3" got &&
+	answer $NET.3 >got && test_grep "^howdy from host2" got &&
+	answer $NET.4 >got && test_grep "^howdy from host3" got &&
 	on_host host3 "grep -c . /srv/hello/current/.tend-files; ls /srv/hello/releases | wc -l" >got &&
 	printf "2\n2\n" >want && test_cmp want got &&
 	on_host host2 "cat /var/lib/tend/hello/state.json" >state &&

@@ -11,9 +11,9 @@ manifest() {
 	version: 1
 	app: s
 	hosts:
-	  host1: {address: 127.0.0.2}
-	  host2: {address: 127.0.0.3}
-	  host3: {address: 127.0.0.4}
+	  host1: {address: $NET.2}
+	  host2: {address: $NET.3}
+	  host3: {address: $NET.4}
 	$(cat)
 	EOF
 }
@@ -48,7 +48,7 @@ test_expect_success 'a build that fails leaves current as it was and shows its o
 	EOF
 	test_commit repo two &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host1 (127.0.0.2)  failed: build of the new release failed; current is unchanged (exit 1)" out &&
+	test_grep "^host1 ($NET.2)  failed: build of the new release failed; current is unchanged (exit 1)" out &&
 	test_grep "^    | compiling$" out &&
 	test_grep "^    | error: no compiler$" out &&
 	on_host host1 "readlink /srv/s/current; ls /srv/s/releases" >after &&
@@ -66,7 +66,7 @@ test_expect_success 'a service that will not start fails its host with systemd'"
 	EOF
 	test_commit repo bad &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host1 (127.0.0.2)  failed: the service did not start (exit 1)" out &&
+	test_grep "^host1 ($NET.2)  failed: the service did not start (exit 1)" out &&
 	test_grep "^    | .*bad.service" out
 '
 
@@ -86,7 +86,7 @@ test_expect_success 'a command past its timeout is stopped and fails its host' '
 	start=$(date +%s) &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
 	test $(($(date +%s) - start)) -lt 20 &&
-	test_grep "^host1 (127.0.0.2)  failed: command slow timed out after 1s (exit 1)" out &&
+	test_grep "^host1 ($NET.2)  failed: command slow timed out after 1s (exit 1)" out &&
 	test_grep "^    | starting$" out
 '
 
@@ -229,7 +229,7 @@ test_expect_success 'rollback: failed returns only the failed canary; the rest n
 	mv t repo/deploy/tend.yaml &&
 	test_commit repo bad-config &&
 	! "$TEND" apply -C repo $TEND_SSH >out &&
-	test_grep "^host1 (127.0.0.2)  failed: health check .conf. failed after 1 try: exit 1" out &&
+	test_grep "^host1 ($NET.2)  failed: health check .conf. failed after 1 try: exit 1" out &&
 	test_grep "^host1: rolled back to" out &&
 	test_grep "^  host2 .* skipped " out &&
 	for h in host1 host2 host3; do

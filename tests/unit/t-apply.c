@@ -25,19 +25,47 @@ mem_read(void *ctx, const char *path, struct buf *out)
 }
 
 static int
+mem_size(void *ctx, const char *path, size_t *size)
+{
+	(void)ctx;
+	*size = strlen("bytes of \n") + strlen(path);
+	return 0;
+}
+
+/* A link target too long for a tar header's field. */
+#define LONG_TARGET "../../../../../../../../../../../../../../../../" \
+	"../../../../../../../../../../../../../../../../../../../../../" \
+	"usr/share/doc/target"
+
+static int
+mem_readlink(void *ctx, const char *path, struct buf *out)
+{
+	(void)ctx;
+	(void)path;
+	buf_adds(out, LONG_TARGET);
+	return 0;
+}
+
+/* A release with a name too long for a tar header's field, and a link. */
+#define LONG_NAME "lib/a-directory-with-a-long-name/and-another-one-below-" \
+	"it/and-a-file-in-there-too.py"
+
+static int
 mem_list(void *ctx, const char *dir, struct tree_list *out)
 {
-	static const char *const names[] = { "main.py", "lib/util.py" };
+	static const char *const names[] = { "main.py", "lib/util.py",
+		LONG_NAME, "doc" };
+	static const unsigned modes[] = { 0755, 0644, 0644, 0120000 };
 	size_t i;
 
 	(void)ctx;
 	(void)dir;
 	memset(out, 0, sizeof(*out));
 	strcpy(out->id, "abcdef0123456789abcdef0123456789abcdef01");
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		GROW(out->v, out->n + 1, out->cap);
 		out->v[out->n].path = xstrdup(names[i]);
-		out->v[out->n].mode = i ? 0644 : 0755;
+		out->v[out->n].mode = modes[i];
 		snprintf(out->v[out->n].oid, 41, "%040zu", i);
 		out->n++;
 	}
@@ -45,7 +73,20 @@ mem_list(void *ctx, const char *dir, struct tree_list *out)
 }
 
 static const struct files mem = { .stat = mem_stat, .read = mem_read,
-	.list = mem_list, .where = "commit 1111111" };
+	.size = mem_size, .list = mem_list, .readlink = mem_readlink,
+	.where = "commit 1111111" };
+
+static int
+wrong_size(void *ctx, const char *path, size_t *size)
+{
+	mem_size(ctx, path, size);
+	(*size)++;
+	return 0;
+}
+
+static const struct files lying = { .stat = mem_stat, .read = mem_read,
+	.size = wrong_size, .list = mem_list, .readlink = mem_readlink,
+	.where = "commit 1111111" };
 #define COMMIT "1111111111111111111111111111111111111111"
 static const struct render_ctx rctx = { .files = &mem, .commit = COMMIT };
 
@@ -71,7 +112,10 @@ static const char manifest[] =
 "    run: ./migrate --to \"$(cat VERSION)\"\n"
 "    cwd: /srv/a/current\n"
 "    on_change: [/srv/a]\n"
-"    timeout: 1m\n";
+"    timeout: 1m\n"
+"  - file: /etc/a.conf\n"
+"    source: deploy/a.conf\n"
+"    mode: \"0640\"\n";
 
 /* Whether /bin/sh parses text without running it. */
 static int
@@ -94,7 +138,7 @@ main(void)
 	struct desired des;
 	struct observed o;
 	struct host_plan p;
-	struct buf script = BUF_INIT;
+	struct buf script = BUF_INIT, stream = BUF_INIT;
 	struct payload pl;
 	struct record *rec;
 	size_t i, total = 0;
@@ -110,8 +154,8 @@ main(void)
 	    "it renders");
 	memset(&o, 0, sizeof(o));
 	plan_build(&p, &des, &o, COMMIT);
-	is_int(p.add, 5, "everything is new: 5 to add");
-	ok(p.v[3].kind == RES_RELEASE && p.v[3].nupload == 2,
+	is_int(p.add, 6, "everything is new: 6 to add");
+	ok(p.v[3].kind == RES_RELEASE && p.v[3].nupload == 4,
 	    "a first release sends all its files");
 	ok(p.v[5].kind == RES_COMMAND && (p.v[5].changes & CH_RUN),
 	    "the command runs: the release it watches changes");
@@ -133,44 +177,84 @@ main(void)
 	ok(strstr(script.data, "systemctl daemon-reload") != NULL &&
 	    strstr(script.data, "systemctl enable -q -- 'a.service'"),
 	    "the unit is installed and enabled");
-	for (i = 0; i < pl.n; i++)
-		total += pl.v[i].len;
 	{
-		/* The new files' tar stream, as the host's tar reads it. */
+		/* The stream, read as ssh sends it, in odd-sized pieces. */
+		char chunk[1000];
+		ssize_t got;
+
+		while ((got = payload_read(&pl, chunk, sizeof(chunk))) > 0)
+			buf_add(&stream, chunk, (size_t)got);
+		ok(got == 0, "the payload reads to its end");
+	}
+	{
+		/* The host reads it with the script's head -c commands, in
+		 * order: the tar stream of new files and releases first. */
 		const char *at = strstr(script.data, "head -c ");
-		size_t len = 0, k;
+		size_t off = 0, len, ntar = 0;
 		FILE *f;
 
 		for (; at; at = strstr(at + 1, "head -c ")) {
 			char *end;
 
 			len = strtoul(at + 8, &end, 10);
-			if (strncmp(end, " | tar -x", 9) == 0)
-				break;
+			if (strncmp(end, " | tar -x", 9) == 0 &&
+			    off + len <= stream.len) {
+				ntar++;
+				f = popen("rm -rf t.tar.d && mkdir t.tar.d && "
+				    "tar -x -f - -C t.tar.d -m -p -U "
+				    "--recursive-unlink --no-same-owner", "w");
+				ok(f && fwrite(stream.data + off, 1, len, f) ==
+				    len && pclose(f) == 0, "the tar stream is "
+				    "one a real tar unpacks whole");
+			}
+			off += len;
 		}
-		/* it follows the release's three blobs in the stream */
-		f = popen("tar -t -f - >tar.list 2>&1", "w");
-		for (k = 3; f && k < pl.n && len; k++) {
-			size_t n = pl.v[k].len < len ? pl.v[k].len : len;
-
-			fwrite(pl.v[k].data, 1, n, f);
-			len -= n;
-		}
-		ok(f && pclose(f) == 0 && len == 0, "the new files' tar stream "
-		    "is one a real tar reads whole");
-		f = fopen("tar.list", "r");
-		if (f) {
-			char line[512] = "";
-
-			ok(fgets(line, sizeof(line), f) && strstr(line,
-			    "etc/it's $(here)/.tend-0123456789abcdef/a"),
-			    "with each file under its temporary name: %s", line);
-			fclose(f);
-			remove("tar.list");
-		}
+		ok(ntar == 1, "one tar for all new files and releases");
+		ok(off == stream.len, "every byte of the stream is read by one "
+		    "head -c: %zu of %zu", off, stream.len);
+		total = stream.len;
 	}
-	ok(total > 0 && memcmp(pl.v[pl.n - 1].data, "tend-end-0123456789abcdef",
-	    25) == 0, "the stream ends with its marker");
+	{
+		struct buf got = BUF_INIT;
+		char line[512];
+		FILE *f = popen("cd t.tar.d && find . -type f -o -type l && "
+		    "stat -c '%a %n' srv/a/releases/.tend-*/"
+		    "main.py etc/.tend-*/a.conf && readlink srv/a/releases/.tend-*/doc && "
+		    "cat srv/a/releases/.tend-*/" LONG_NAME
+		    " etc/.tend-*/a.conf", "r");
+
+		while (f && fgets(line, sizeof(line), f))
+			buf_adds(&got, line);
+		ok(f && pclose(f) == 0, "the unpacked files can be looked at");
+		ok(strstr(buf_str(&got), "./etc/it's $(here)/"
+		    ".tend-0123456789abcdef/a `b` \"c\"\nd\n") != NULL,
+		    "a new file is under its temporary name");
+		ok(strstr(buf_str(&got), "./srv/a/releases/.tend-0123456789abcd"
+		    "ef/" LONG_NAME "\n") != NULL, "a release's file is in "
+		    "its staging directory, a long name whole");
+		ok(strstr(buf_str(&got), "/.tend-list\n") != NULL,
+		    "so is its file list");
+		ok(strstr(buf_str(&got), "755 srv/a/releases/") != NULL,
+		    "with its mode");
+		ok(strstr(buf_str(&got), "640 etc/.tend-") != NULL,
+		    "a new file has its mode as it is unpacked");
+		ok(strstr(script.data, "chmod 640") == NULL &&
+		    strstr(script.data, "chown -- 'nobody'") != NULL,
+		    "so only owners are set after");
+		ok(strstr(buf_str(&got), "\n" LONG_TARGET "\n") != NULL,
+		    "a link gets its target, a long one whole");
+		ok(strstr(buf_str(&got), "\nbytes of app/" LONG_NAME "\n") !=
+		    NULL, "a release file's content is read from the commit");
+		ok(strstr(buf_str(&got),
+		    "./etc/.tend-0123456789abcdef/a.conf\n") &&
+		    strstr(buf_str(&got), "\nbytes of deploy/a.conf\n"),
+		    "so is a file's that is no template");
+		buf_free(&got);
+		system("rm -rf t.tar.d");
+	}
+	ok(total > 0 && memcmp(stream.data + stream.len - 25,
+	    "tend-end-0123456789abcdef", 25) == 0,
+	    "the stream ends with its marker");
 	ok(strstr(script.data, "[ \"$(head -c 25)\" = 'tend-end-0123456789abcdef' ]")
 	    != NULL, "which the script checks before touching anything");
 	{
@@ -180,10 +264,10 @@ main(void)
 		ok(mark && mv && mv > mark, "files are renamed into place only "
 		    "after the end marker arrived");
 	}
-	host_plan_free(&p);
 	{
 		/* The host's list of the current release names what a new
 		 * one drops; a hostile list must not reach outside it. */
+		struct host_plan p2;
 		struct obs_release *r;
 		const struct action *ra;
 		size_t k;
@@ -200,8 +284,8 @@ main(void)
 		    "0 100644 lib/../../x\n"
 		    "0 100644 .git/config\n"
 		    "0 100644 a//b\n");
-		plan_build(&p, &des, &o, COMMIT);
-		ra = &p.v[3];
+		plan_build(&p2, &des, &o, COMMIT);
+		ra = &p2.v[3];
 		for (k = 0; ra->kind == RES_RELEASE && k < ra->ndrop; k++) {
 			if (strcmp(ra->drop[k], "old.py") == 0)
 				old++;
@@ -211,10 +295,26 @@ main(void)
 		ok(ra->kind == RES_RELEASE && old == 1 && outside == 0,
 		    "a new release drops what the old one had, and nothing a "
 		    "hostile list names outside it");
-		host_plan_free(&p);
+		host_plan_free(&p2);
 	}
 	payload_free(&pl);
+	buf_reset(&script);
+	{
+		char chunk[4096];
+		ssize_t got;
+
+		apply_script(&script, &pl, &p, "a", rec, NULL, "tend apply by "
+		    "test", "0123456789abcdef", &lying);
+		while ((got = payload_read(&pl, chunk, sizeof(chunk))) > 0)
+			;
+		ok(got < 0 && strstr(err_msg(), "bytes, not the"),
+		    "a file that is not the size announced stops the stream: "
+		    "%s", err_msg());
+		payload_free(&pl);
+	}
+	host_plan_free(&p);
 	buf_free(&script);
+	buf_free(&stream);
 	record_free(rec);
 	desired_free(&des);
 	observed_free(&o);

@@ -52,6 +52,97 @@ test_fetch(void)
 	buf_free(&c[0]);
 }
 
+/* The probe script, run by the local sh over a directory made here,
+ * parsed: what a host would report.  With many, as if there were more
+ * paths than PROBE_LOOP_MAX. */
+static void
+probe_here(int many)
+{
+	char dir[] = "/tmp/t-probe.XXXXXX", *p[8], *cmd, h[65];
+	struct probe_set set;
+	struct buf script = BUF_INIT, out = BUF_INIT;
+	struct observed o;
+	const struct obs_entry *e;
+	char chunk[4096];
+	size_t n, i;
+	FILE *f;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "a directory to probe");
+		return;
+	}
+	p[0] = xasprintf("%s/file", dir);
+	p[1] = xasprintf("%s/sub", dir);
+	p[2] = xasprintf("%s/link", dir);
+	p[3] = xasprintf("%s/dangling", dir);
+	p[4] = xasprintf("%s/missing", dir);
+	p[5] = xasprintf("%s/odd\nname 'q'", dir);
+	p[6] = xasprintf("%s/via/file", dir);	/* via: a link to . */
+	p[7] = xasprintf("%s/file", dir);	/* twice */
+	cmd = xasprintf("cd %s && printf 'abc\\n' >file && mkdir sub && "
+	    "ln -s file link && ln -s nowhere dangling && "
+	    ": >\"odd\nname 'q'\" && ln -s . via", dir);
+	ok(system(cmd) == 0, "a directory to probe");
+	free(cmd);
+	memset(&set, 0, sizeof(set));
+	set.paths = p;
+	set.npaths = ARRAY_SIZE(p);
+	probe_script(&script, "tend-unit-test-no-such-app", &set, N);
+	{
+		const char *lt = "[ $# -lt " PROBE_LOOP_MAX " ]";
+		char *at = strstr(script.data, lt);
+
+		ok(at != NULL, "the probe chooses by the number of paths");
+		if (at && many)
+			buf_insert(&script, (size_t)(at - script.data) +
+			    strlen("[ $# -lt "), "-");	/* -1000: never */
+	}
+	cmd = xasprintf("%s/probe.sh", dir);
+	f = fopen(cmd, "w");
+	if (f) {
+		fwrite(script.data, 1, script.len, f);
+		fclose(f);
+	}
+	free(cmd);
+	cmd = xasprintf("sh %s/probe.sh", dir);
+	f = popen(cmd, "r");
+	while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&out, chunk, n);
+	ok(f && pclose(f) == 0, "the probe script runs in sh, %s",
+	    many ? "without loops" : "with loops");
+	free(cmd);
+	ok(parse(&o, out.data ? out.data : "", out.len) == 0,
+	    "and its output parses");
+	is_int(o.n, 6, "six of the paths exist, each once");
+	sha256_hex("abc\n", 4, h);
+	e = observed_find(&o, p[0]);
+	ok(e && e->type == 'f' && e->size == 4 && strcmp(e->hash, h) == 0,
+	    "a file: its size and hash");
+	e = observed_find(&o, p[1]);
+	ok(e && e->type == 'd' && e->hash[0] == '\0', "a directory, unhashed");
+	e = observed_find(&o, p[2]);
+	ok(e && e->type == 'l' && e->target && strcmp(e->target, "file") ==
+	    0 && e->hash[0] == '\0', "a link: its target, not followed");
+	e = observed_find(&o, p[3]);
+	ok(e && e->type == 'l' && e->target && strcmp(e->target, "nowhere") ==
+	    0, "a dangling link");
+	ok(observed_find(&o, p[4]) == NULL, "a missing path is absent");
+	e = observed_find(&o, p[5]);
+	ok(e && e->type == 'f' && e->size == 0 && e->hash[0] == 'e',
+	    "an empty file with a newline and quotes in its name");
+	e = observed_find(&o, p[6]);
+	ok(e && e->type == 'f' && strcmp(e->hash, h) == 0,
+	    "a file through a linked directory");
+	observed_free(&o);
+	cmd = xasprintf("rm -rf %s", dir);
+	system(cmd);
+	free(cmd);
+	for (i = 0; i < ARRAY_SIZE(p); i++)
+		free(p[i]);
+	buf_free(&script);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -147,6 +238,8 @@ main(void)
 	ok(parse(&o, "", 0) < 0, "no output at all fails");
 	observed_free(&o);
 	test_fetch();
+	probe_here(0);
+	probe_here(1);
 	err_clear();
 	return tap_done();
 }

@@ -175,6 +175,52 @@ test_bombs(void)
 	alarm(0);
 }
 
+/* Hosts a and b alike, c with a var of its own; resources as given,
+ * a health check on each host's address. */
+#define ALIKE "version: 1\napp: a\nvars: {v: top, greeting: hi}\nhosts:\n" \
+	"  a: {address: x}\n  b: {address: y}\n" \
+	"  c: {address: z, vars: {v: own}}\n" \
+	"environments: {p: {hosts: [a, b, c]}}\n" \
+	"health: [{name: web, http: 'http://${tend.address}/'}]\n" \
+	"resources:\n"
+
+/* Whether b and c render like a, for these resources; checks that a
+ * shared render is what b's own would be. */
+static void
+alike(const char *resources, int want_b, int want_c, const char *what)
+{
+	char *text = xasprintf(ALIKE "%s", resources);
+	struct diags d = DIAGS_INIT;
+	struct manifest *m = load(text, &d);
+	struct desired a, b, own;
+	int ab, ac;
+
+	if (m == NULL || m->errors) {
+		ok(0, "%s (manifest did not parse)", what);
+		goto done;
+	}
+	render_host(&a, m, &m->envs[0], &m->hosts[0], &rctx, &d);
+	ab = render_alike(&a, &m->envs[0], &m->hosts[1]);
+	ac = render_alike(&a, &m->envs[0], &m->hosts[2]);
+	ok(ab == want_b && ac == want_c && d.n == 0, "%s", what);
+	if (ab) {
+		render_like(&b, &a, m, &m->hosts[1], &rctx, &d);
+		render_host(&own, m, &m->envs[0], &m->hosts[1], &rctx, &d);
+		ok(b.res == a.res && b.host == &m->hosts[1] &&
+		    strcmp(b.res[0].hash, own.res[0].hash) == 0 &&
+		    strcmp(b.checks[0].http, "http://y/") == 0,
+		    "shared resources are the host's own; its checks are its "
+		    "own");
+		desired_free(&b);
+		desired_free(&own);
+	}
+	desired_free(&a);
+done:
+	manifest_free(m);
+	diags_free(&d);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -192,8 +238,12 @@ main(void)
 	is_str(des.res[0].content.data, "greeting=host\nhost=web1\n"
 	    "lit=${greeting} $x\n", "a template: host vars win, $${ is a "
 	    "literal ${, a lone $ stays");
-	is_str(des.res[1].content.data, tree[1], "a file that is not a "
-	    "template is copied as it is");
+	ok(des.res[1].content_deferred && des.res[1].content.len == 0 &&
+	    des.res[1].size == strlen(tree[1]), "a file that is not a "
+	    "template is left in the commit, its size known");
+	ok(render_load_content(&des.res[1], &mem) == 0 &&
+	    !des.res[1].content_deferred, "it is read when asked for");
+	is_str(des.res[1].content.data, tree[1], "as it is");
 	is_str(des.res[2].content.data, "http://127.0.0.2:80/0123abc ${x}",
 	    "content expands; a variable's value expands in turn");
 	desired_free(&des);
@@ -205,17 +255,29 @@ main(void)
 	ok(d.n == 0, "no diagnostics for a good manifest");
 	{
 		struct render_ctx shared = rctx;
-		struct blob_cache cache = { NULL, NULL, 0, 0 };
+		struct blob_cache cache = { NULL, NULL, NULL, 0, 0,
+		    STRINDEX_INIT };
 		struct desired a, b;
 
 		shared.cache = &cache;
 		render_host(&a, m, &m->envs[0], &m->hosts[0], &shared, &d);
 		render_host(&b, m, &m->envs[0], &m->hosts[1], &shared, &d);
-		ok(a.res[1].content.data == b.res[1].content.data &&
-		    cache.n == 1, "a file that is no template is read once "
-		    "and shared by the hosts");
+		ok(strcmp(a.res[1].hash, b.res[1].hash) == 0 &&
+		    a.res[1].size == b.res[1].size && cache.n == 1,
+		    "a file that is no template is read once for the hosts");
 		ok(a.res[0].content.data != b.res[0].content.data,
 		    "templates stay per host");
+		{
+			char h[65];
+
+			sha256_hex(tree[1], strlen(tree[1]), h);
+			is_str(b.res[1].hash, h, "its hash is its content's "
+			    "sha256");
+			sha256_hex(b.res[0].content.data, b.res[0].content.len,
+			    h);
+			is_str(b.res[0].hash, h, "so is a template's, per "
+			    "host");
+		}
 		desired_free(&a);
 		desired_free(&b);
 		blob_cache_free(&cache);
@@ -242,6 +304,14 @@ main(void)
 	    "    template: true\n", "deploy/bad.conf", 2, 8,
 	    "undefined variable 'nope' (host h, environment p): define it "
 	    "under 'vars'", "an undefined variable points into the template");
+	alike("  - file: /etc/x\n    content: 'fixed'\n", 1, 1,
+	    "resources with no variables render alike on every host");
+	alike("  - file: /etc/x\n    content: '${v} ${tend.env}'\n", 1, 0,
+	    "with a variable, alike unless the host has vars of its own");
+	alike("  - file: /etc/x\n    content: '${tend.host}'\n", 0, 0,
+	    "with the host's name, never alike");
+	alike("  - file: /etc/x\n    source: deploy/app.conf\n"
+	    "    template: true\n", 0, 0, "nor when a template uses it");
 	one_error(HEAD "resources:\n  - file: /a\n    content: 'ab ${nope}'\n",
 	    "deploy/tend.yaml", 7, 18, "undefined variable 'nope' (host h, "
 	    "environment p): define it under 'vars'", "into a quoted value, "
