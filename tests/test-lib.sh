@@ -68,7 +68,8 @@ test_expect_success() {
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
-		sed 's/^/#   /' "$TRASH/.out"
+		# On stderr, which prove shows also without -v (make test, CI).
+		sed 's/^/#   /' "$TRASH/.out" >&2
 	fi
 	# Every test's output, for the redaction check in test_done.
 	cat "$TRASH/.out" >>"$TRASH/.outputs"
