@@ -673,6 +673,14 @@ find_root(struct gitsrc *src, const char *prefix)
 	return 0;
 }
 
+static int verify_hashes;
+
+void
+gitsrc_verify_hashes(int on)
+{
+	verify_hashes = on;
+}
+
 static struct gitsrc *
 src_new(void)
 {
@@ -687,8 +695,11 @@ src_new(void)
 	/* libgit2 hashes every object it reads to check its id.  These come
 	 * from the repository's own store, guarded by zlib's checksums and
 	 * checked when fetched; the hash (SHA-1 with collision detection)
-	 * was a fifth of a plan's CPU. */
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	 * was a fifth of a plan's CPU.  Only when a signature is to be
+	 * trusted is every object checked: what was signed names trees and
+	 * blobs by id, and a store edited in place must not pass for it. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION,
+	    verify_hashes);
 	pthread_mutex_init(&src->mu, NULL);
 	memset(src->commit_id, '0', GIT_OID_HEXSZ);
 	memcpy(src->short_id, src->commit_id, 7);

@@ -65,6 +65,9 @@ struct gitsrc;
  * be in a repository then).  Returns NULL with err_set on failure.
  * Free with gitsrc_free.
  */
+/* Whether objects read from now on are hashed to check their ids (off
+ * by default, for speed; on with --allowed-signers). */
+void gitsrc_verify_hashes(int on);
 struct gitsrc *gitsrc_open(const char *dir, const char *rev, int worktree);
 /* The same from a bare repository (the daemon's cache), with the project
  * root at path inside it ("" or NULL: the top). */

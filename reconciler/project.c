@@ -58,6 +58,7 @@ project_load(struct project *p, const struct project_opts *o,
 	p->allowed_signers = o->allowed_signers;
 	if ((why = check_repo_path(p->manifest_path)) != NULL)
 		return err_set("--manifest %s %s", p->manifest_path, why);
+	gitsrc_verify_hashes(o->allowed_signers != NULL);
 	p->src = o->gitdir ? gitsrc_open_bare(o->gitdir, o->path, o->rev) :
 	    gitsrc_open(o->dir ? o->dir : ".", o->rev, o->worktree);
 	if (p->src == NULL)

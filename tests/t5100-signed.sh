@@ -116,6 +116,34 @@ test_expect_success 'a signed commit altered after signing is refused' '
 	dev update-ref refs/heads/main "$orig"
 '
 
+# A signed commit on a side branch, then its manifest's blob rewritten in
+# place in the object store: the id the signature covers now names other
+# content, which must not deploy.
+test_expect_success 'a signed commit whose files were changed in the object store is refused' '
+	dev checkout -q -b tamper &&
+	sed -i "s/content: \".*\"/content: \"v4t\\\\n\"/" dev/deploy/tend.yaml &&
+	dev add -A &&
+	dev -c gpg.format=ssh -c user.signingkey="$TRASH/alice" commit -q -S -m "version v4t" &&
+	blob=$(dev rev-parse HEAD:deploy/tend.yaml) &&
+	obj=dev/.git/objects/$(echo $blob | cut -c1-2)/$(echo $blob | cut -c3-) &&
+	cp "$obj" good.obj &&
+	dev cat-file blob $blob | sed "s/v4t/v666/" >tampered &&
+	/usr/bin/python3 -c "
+import sys, zlib
+data = open(sys.argv[1], \"rb\").read()
+open(sys.argv[2], \"wb\").write(zlib.compress(b\"blob %d\\0\" % len(data) + data))
+" tampered tampered.obj &&
+	chmod u+w "$obj" && cp tampered.obj "$obj" &&
+	{
+		! "$TEND" apply -C dev --rev tamper $TEND_SSH $SIGN >out 2>err &&
+		test_grep "^tend: error: " err &&
+		on_host_version v1
+	}
+	rc=$?
+	cp good.obj "$obj" && dev checkout -q -f main && dev branch -q -D tamper &&
+	return $rc
+'
+
 test_expect_success 'a key allowed only for another namespace is refused' '
 	echo "alice@example.invalid namespaces=\"file\" $(cat alice.pub)" >ns_signers &&
 	! "$TEND" apply -C dev $TEND_SSH --allowed-signers "$TRASH/ns_signers" >out 2>err &&
