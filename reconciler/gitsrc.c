@@ -70,6 +70,7 @@ tree_walk(struct gitsrc *src, const char *path, git_blob **blob_out,
 	enum file_type ft = FT_MISSING;
 	char *copy = xstrdup(path), *comp, *next;
 
+	git_error_clear();	/* what is left after is about this path */
 	if (blob_out)
 		*blob_out = NULL;
 	for (comp = copy; comp; comp = next) {
@@ -246,6 +247,12 @@ bad:
 	case FT_DIR:
 		return err_set("%s is a directory, not a file", path);
 	default:
+		/* A blob that is there but cannot be read: say why. */
+		if (git_error_last() != NULL)
+			return err_set("cannot read %s in %s: %s; the "
+			    "repository's objects are damaged or were changed "
+			    "in place: check it with git fsck, or clone it "
+			    "again", path, src->where, git_msg());
 		return err_set("%s is not a regular file in %s", path,
 		    src->where);
 	}

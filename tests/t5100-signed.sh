@@ -136,7 +136,7 @@ open(sys.argv[2], \"wb\").write(zlib.compress(b\"blob %d\\0\" % len(data) + data
 	chmod u+w "$obj" && cp tampered.obj "$obj" &&
 	{
 		! "$TEND" apply -C dev --rev tamper $TEND_SSH $SIGN >out 2>err &&
-		test_grep "^tend: error: " err &&
+		test_grep "^tend: error: cannot read deploy/tend.yaml in commit $(short tamper): .*hash mismatch.*git fsck" err &&
 		on_host_version v1
 	}
 	rc=$?
