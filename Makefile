@@ -68,7 +68,7 @@ build/asan/tend: $(ASAN_OBJS)
 	@echo "  LD-SAN  $@"
 	@$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(ASAN_OBJS) $(PKG_LIBS) -lpthread
 
-build/asan/tests/%: tests/unit/%.c tests/unit/tap.h $(ASAN_LIB_OBJS)
+build/asan/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/memtree.h $(ASAN_LIB_OBJS)
 	@mkdir -p build/asan/tests
 	@echo "  LD-SAN  $@"
 	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -Ireconciler -o $@ $< \
